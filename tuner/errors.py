@@ -1,0 +1,60 @@
+"""Errors a user can cause, each rendered as one line naming where and what.
+
+Examples
+--------
+>>> err = ConfigError("must be positive", source="exp.yaml", key="cv", value=-1, allowed="int >= 2")
+>>> str(err)
+"exp.yaml: cv: must be positive (got -1; allowed: int >= 2)"
+"""
+
+
+class TunerError(Exception):
+    """Base class of tuner's own exceptions."""
+
+
+class ConfigError(TunerError, ValueError):
+    """A user mistake (file, key, value or data); the CLI prints it and exits with 2.
+
+    Parameters
+    ----------
+    message : str
+        What is wrong.
+    source : str, optional
+        The file (or object) the value came from.
+    key : str, optional
+        The dotted key of the offending value.
+    value : object, optional
+        The offending value.
+    allowed : str, optional
+        What would have been accepted.
+    """
+
+    _UNSET = object()
+
+    def __init__(self, message, *, source=None, key=None, value=_UNSET, allowed=None):
+        self.message, self.source, self.key = message, source, key
+        self.value, self.allowed = value, allowed
+        super().__init__(self._one_line())
+
+    def _one_line(self):
+        where = ": ".join(str(part) for part in (self.source, self.key) if part)
+        details = []
+        if self.value is not self._UNSET:
+            details.append(f"got {self.value!r}")
+        if self.allowed:
+            details.append(f"allowed: {self.allowed}")
+        text = f"{where}: {self.message}" if where else self.message
+        text = f"{text} ({'; '.join(details)})" if details else text
+        return " ".join(text.split())
+
+
+class SearchSpaceError(ConfigError):
+    """An invalid search space."""
+
+
+class ExperimentError(ConfigError):
+    """An invalid experiment file or dataset specification."""
+
+
+class DataError(ConfigError):
+    """Unusable input data: NaN or infinite values, wrong shape, missing target column."""
