@@ -1,0 +1,189 @@
+"""Experiment files: reading YAML, ``--set`` overrides, finding and resolving search spaces.
+
+Examples
+--------
+>>> apply_overrides({"driver": "grid"}, ["driver.n_trials=4"])
+{'driver': {'type': 'grid', 'n_trials': 4}}
+"""
+
+import copy
+import difflib
+import re
+from pathlib import Path
+
+import yaml
+
+from tuner.errors import ConfigError, ExperimentError
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+_SHORTHANDS = {"dataset": "name", "search_space": "file", "driver": "type",
+               "driver.pruner": "type", "tracking": "enabled"}
+
+
+# ---------------------------------------------------------------- YAML and overrides
+
+def read_yaml(path, *, what="experiment"):
+    """Parse a YAML file; malformed YAML becomes one line naming the file and line."""
+    path = Path(path)
+    if not path.is_file():
+        raise ExperimentError(f"{what} file not found", source=str(path),
+                              allowed="an existing .yaml file")
+    try:
+        return yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else None
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise ExperimentError(f"malformed YAML: {problem}", source=str(path), key=where,
+                              allowed="valid YAML (check indentation, colons and quotes)") from None
+    except UnicodeDecodeError:
+        raise ExperimentError("not a UTF-8 text file", source=str(path)) from None
+
+
+def parse_override(text):
+    """Split ``"key.sub=value"`` into (["key", "sub"], value parsed as YAML).
+
+    Examples
+    --------
+    >>> parse_override("driver.n_trials=5")
+    (['driver', 'n_trials'], 5)
+    >>> parse_override("estimator.params.hidden_layer_sizes=[64, 32]")
+    (['estimator', 'params', 'hidden_layer_sizes'], [64, 32])
+    """
+    key, sep, raw = str(text).partition("=")
+    keys = key.strip().split(".")
+    if not sep or not all(re.fullmatch(r"[A-Za-z0-9_\-]+", k) for k in keys):
+        raise ExperimentError("an override must look like key.sub=value", source="--set",
+                              value=text, allowed="e.g. driver.n_trials=20 or cv=3")
+    try:
+        return keys, yaml.safe_load(raw) if raw.strip() else None
+    except yaml.YAMLError:
+        raise ExperimentError("the value is not valid YAML", source="--set", key=key,
+                              value=raw, allowed="a YAML scalar, list or mapping") from None
+
+
+def apply_overrides(data, overrides):
+    """Return a copy of ``data`` with every ``key.sub=value`` override set.
+
+    Shorthand values are expanded first, so ``--set dataset.name=wine`` works on
+    ``dataset: digits``.
+
+    Examples
+    --------
+    >>> apply_overrides({"dataset": "digits", "cv": 5}, ["dataset.name=wine", "cv=3"])
+    {'dataset': {'name': 'wine'}, 'cv': 3}
+    """
+    data = copy.deepcopy(data)
+    for text in overrides:
+        keys, value = parse_override(text)
+        node = data
+        for depth, key in enumerate(keys[:-1]):
+            dotted = ".".join(keys[: depth + 1])
+            child = node.get(key)
+            if child is None:
+                child = node[key] = {}
+            elif not isinstance(child, dict) and dotted in _SHORTHANDS:
+                child = node[key] = {_SHORTHANDS[dotted]: child}
+            elif not isinstance(child, dict):
+                raise ExperimentError(f"{dotted} is not a mapping", source="--set", key=text,
+                                      value=child, allowed=f"set {dotted}=<value> instead")
+            node = child
+        node[keys[-1]] = value
+    return data
+
+
+# ---------------------------------------------------------------- search spaces
+
+def space_dirs(experiment_path=None):
+    """Directories searched for space files by name, most specific first."""
+    dirs = [Path.cwd() / "search_spaces"]
+    if experiment_path is not None:
+        here = Path(experiment_path).resolve().parent
+        dirs += [here / "search_spaces", here.parent / "search_spaces"]
+    dirs.append(PROJECT_ROOT / "search_spaces")
+    unique = []
+    for d in dirs:
+        if d.is_dir() and d.resolve() not in [u.resolve() for u in unique]:
+            unique.append(d)
+    return unique
+
+
+def list_spaces(experiment_path=None):
+    """Every space file found by :func:`space_dirs`: {name: path}, first found wins."""
+    found = {}
+    for d in space_dirs(experiment_path):
+        for path in sorted(d.glob("*.y*ml")):
+            found.setdefault(path.stem, path)
+    return found
+
+
+def find_space_file(ref, experiment_path=None, *, source=None):
+    """Resolve ``search_space.file``: a path (relative to the experiment or cwd) or a name."""
+    ref_path = Path(ref)
+    bases = [Path(experiment_path).resolve().parent] if experiment_path else []
+    for base in [*bases, Path.cwd()]:
+        candidate = ref_path if ref_path.is_absolute() else base / ref_path
+        if candidate.is_file():
+            return candidate
+    known = list_spaces(experiment_path)
+    if ref_path.stem in known and ref_path.suffix in ("", ".yaml", ".yml") and ref_path.stem == ref:
+        return known[ref_path.stem]
+    close = difflib.get_close_matches(str(ref), list(known), n=1)
+    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    raise ExperimentError(f"search space not found{hint}", source=source,
+                          key="search_space.file", value=ref,
+                          allowed=", ".join(known) + ", or a path to a .yaml file")
+
+
+def _merge_overrides(spec_dict, override, *, source):
+    """Apply ``search_space.override``: a spec with ``type`` replaces, one without updates,
+    ``null`` removes the parameter."""
+    if "union" in spec_dict:
+        raise ExperimentError("override does not apply to a union of sub-grids", source=source,
+                              key="search_space.override", allowed="a space with parameters:")
+    params = dict(spec_dict.get("parameters", {}))
+    for name, spec in override.items():
+        if spec is None:
+            if name not in params:
+                raise ExperimentError("cannot remove a parameter the space does not have",
+                                      source=source, key=f"search_space.override.{name}",
+                                      allowed=", ".join(params))
+            del params[name]
+        elif "type" in spec or name not in params:
+            params[name] = dict(spec)
+        else:
+            params[name] = {**params[name], **spec}
+    return {**spec_dict, "parameters": params}
+
+
+def _resource(err, source, prefix):
+    """Re-raise a SearchSpaceError from an in-experiment space under the experiment's name."""
+    kwargs = {"source": source, "key": f"{prefix}.{err.key}" if err.key else prefix,
+              "allowed": err.allowed}
+    if err.value is not ConfigError._UNSET:
+        kwargs["value"] = err.value
+    return type(err)(err.message, **kwargs)
+
+
+def resolve_space(config, experiment_path=None):
+    """Build the SearchSpace of an experiment (file or inline, then overrides)."""
+    from tuner.errors import SearchSpaceError
+    from tuner.spaces import SearchSpace
+
+    source = str(experiment_path) if experiment_path else None
+    cfg = config.search_space
+    if cfg.file is not None:
+        space = SearchSpace.load(find_space_file(cfg.file, experiment_path, source=source))
+        if not cfg.override:
+            return space
+        spec, prefix = space.to_dict(), "search_space.override"
+    else:
+        spec = {"parameters": cfg.parameters}
+        if cfg.description:
+            spec["description"] = cfg.description
+        prefix = "search_space.parameters"
+    spec = _merge_overrides(spec, cfg.override, source=source)
+    try:
+        return SearchSpace.load(spec)
+    except SearchSpaceError as err:
+        raise _resource(err, source, prefix) from None

@@ -1,0 +1,231 @@
+"""Study-level MLflow content for :mod:`tuner.tracking` (parent run, orphans); mlflow lazily."""
+
+import json
+import math
+
+from tuner.tracking import RUN_STATUS, _batch, _now_ms, _number, _param_str, _plain
+
+_STATE_NAMES = {"COMPLETE": "complete", "PRUNED": "pruned", "FAIL": "failed"}
+_SEARCH_PARAMS = ("cv", "scoring", "n_trials", "timeout", "random_state", "refit", "error_score",
+                  "n_jobs", "return_train_score", "budget", "resource")
+_PIP_PACKAGES = ("numpy", "scikit-learn", "cloudpickle")
+
+
+def _name(obj):
+    """Class name of an object (the sampler and pruner are logged by name)."""
+    return type(obj).__name__ if obj is not None else "None"
+
+
+def _space_dict(search):
+    """The search space as the YAML-able dict of ``SearchSpace.to_dict``, or None."""
+    space = getattr(search, "space_", None) or getattr(search, "space", None)
+    if space is None:
+        return None
+    if not hasattr(space, "to_dict"):
+        from tuner.spaces import SearchSpace
+
+        space = SearchSpace.load(space)
+    return space.to_dict()
+
+
+def space_yaml(search):
+    """The search space as YAML text (artifact ``space.yaml``), or None."""
+    import yaml
+
+    space = _space_dict(search)
+    return None if space is None else yaml.safe_dump(space, sort_keys=False)
+
+
+def parent_tags(search, study):
+    """Tags that identify the parent run of a study."""
+    return {"tuner.role": "study", "tuner.study": study.study_name,
+            "tuner.driver": type(search).__name__}
+
+
+def parent_params(search, study):
+    """Driver, sampler, pruner, CV settings, estimator and search space as flat params."""
+    params = {"driver": type(search).__name__, "sampler": _name(study.sampler),
+              "pruner": _name(study.pruner), "study_name": study.study_name}
+    for name in _SEARCH_PARAMS:
+        if hasattr(search, name):
+            params[name] = getattr(search, name)
+    estimator = getattr(search, "estimator", None)
+    if estimator is not None:
+        params["estimator"] = type(estimator).__name__
+        if hasattr(estimator, "get_params"):
+            for key, value in estimator.get_params(deep=False).items():
+                params[f"estimator.{key}"] = value
+    params.update(_space_params(_space_dict(search) or {}))
+    return params
+
+
+def _space_params(space, prefix="space."):
+    """One param per searched parameter (its spec as compact JSON); unions get an index."""
+    params = {}
+    for index, branch in enumerate(space.get("union") or []):
+        params.update(_space_params(branch, f"{prefix}{index}."))
+    for key, spec in (space.get("parameters") or {}).items():
+        params[f"{prefix}{key}"] = json.dumps(spec, default=str, separators=(",", ":"))
+    return params
+
+
+def find_parent_run(client, experiment_name, study_name):
+    """The newest parent run of ``study_name`` (for a worker that did not create it)."""
+    experiment = client.get_experiment_by_name(experiment_name)
+    runs = [] if experiment is None else client.search_runs(
+        [experiment.experiment_id],
+        filter_string=f"tags.`tuner.role` = 'study' and tags.`tuner.study` = '{study_name}'",
+        order_by=["attributes.start_time DESC"], max_results=1)
+    if not runs:
+        raise LookupError(f"no MLflow parent run for study {study_name!r} in experiment "
+                          f"{experiment_name!r}; start the study with the tracker first")
+    return runs[0]
+
+
+def metric_list(values, *, step=0):
+    """``{name: number}`` -> list of MLflow ``Metric`` (non-finite values skipped)."""
+    from mlflow.entities import Metric
+
+    now = _now_ms()
+    return [Metric(k, n, now, step) for k, v in values.items() if (n := _number(v)) is not None]
+
+
+def trial_counts(study):
+    """Number of trials per final state, e.g. ``{"n_trials_complete": 7, ...}``."""
+    counts = {f"n_trials_{state}": 0 for state in _STATE_NAMES.values()}
+    for trial in study.trials:
+        if (state := _STATE_NAMES.get(trial.state.name)) is not None:
+            counts[f"n_trials_{state}"] += 1
+    return counts
+
+
+def log_summary(client, run_id, search, study):
+    """Best params (params), best score, trial counts and test score (metrics) on the parent."""
+    counts = trial_counts(study)
+    finished = sum(counts.values())
+    values = {**counts, "best_score": getattr(search, "best_score_", None)}
+    test = getattr(search, "test_score_", None)
+    values.update(test if isinstance(test, dict) else {"test_score": test})
+    best = getattr(search, "best_params_", None) or {}
+    logged = client.get_run(run_id).data.params
+    params = {f"best_{k}": v for k, v in best.items()
+              if logged.get(f"best_{k}", _param_str(v)) == _param_str(v)}  # params are immutable
+    tags = {f"tuner.best.{k}": _param_str(v) for k, v in best.items()}
+    if (index := getattr(search, "best_index_", None)) is not None:
+        numbers = search.cv_results_.get("trial_number")
+        tags["tuner.best_trial"] = str(_plain(numbers[index]) if numbers is not None else index)
+    _batch(client, run_id, params=params, metrics=metric_list(values, step=finished), tags=tags)
+
+
+def cv_results_frame(cv_results):
+    """``cv_results_`` as a pandas DataFrame with plain cells (dicts as JSON, masks as None)."""
+    import numpy as np
+    import pandas as pd
+
+    columns = {}
+    for key, column in cv_results.items():
+        mask = np.ma.getmaskarray(column) if np.ma.isMaskedArray(column) else None
+        cells = []
+        for i, cell in enumerate(list(column)):
+            cell = None if mask is not None and mask[i] else _plain(cell)
+            if isinstance(cell, dict | list | tuple):
+                cell = json.dumps(cell, default=str)
+            elif isinstance(cell, float) and not math.isfinite(cell):
+                cell = None
+            cells.append(cell)
+        columns[key] = cells
+    return pd.DataFrame(columns)
+
+
+def log_cv_results(client, run_id, search):
+    """``cv_results.csv`` (always current) and an MLflow table ``cv_results.json``."""
+    cv_results = getattr(search, "cv_results_", None)
+    if not cv_results:
+        return
+    frame = cv_results_frame(cv_results)
+    client.log_text(run_id, frame.to_csv(index=False), "cv_results.csv")
+    existing = {item.path for item in client.list_artifacts(run_id)}
+    if "cv_results.json" not in existing:  # log_table appends to an existing table on resume
+        client.log_table(run_id, data=frame, artifact_file="cv_results.json")
+
+
+def log_plots(client, run_id, study):
+    """Render :func:`tuner.plots.study_figures` and log each as ``plots/<name>.png``."""
+    from tuner.plots import study_figures
+
+    for name, figure in study_figures(study).items():  # pyplot-free figures: no close needed
+        client.log_figure(run_id, figure, f"plots/{name}.png", save_kwargs={"dpi": 110})
+
+
+def _input_example(search, estimator):
+    """A few input rows: ``search.input_example_`` if the search kept some, else zeros."""
+    import numpy as np
+
+    example = getattr(search, "input_example_", None)
+    if example is not None:
+        return example[:5]
+    n_features = getattr(estimator, "n_features_in_", None) or search.n_features_in_
+    return np.zeros((1, n_features))
+
+
+def _pip_requirements():
+    """Pinned requirements: given explicitly so MLflow skips its ~7 s inference subprocess."""
+    from importlib import metadata
+
+    pins = []
+    for name in _PIP_PACKAGES:
+        try:
+            pins.append(f"{name}=={metadata.version(name)}")
+        except metadata.PackageNotFoundError:
+            pins.append(name)
+    return pins
+
+
+def log_best_model(tracking_uri, run_id, search):
+    """Log ``best_estimator_`` with signature and input example as the model ``model``."""
+    import mlflow.sklearn
+    from mlflow.models import infer_signature
+    from mlflow.tracking._tracking_service.utils import _use_tracking_uri
+
+    model = search.best_estimator_
+    example = _input_example(search, model)
+    signature = infer_signature(example, model.predict(example))
+    # cloudpickle: skops would need every custom type (tuner.*) allow-listed at load time.
+    with _use_tracking_uri(tracking_uri):  # Model.log resolves the global URI
+        return mlflow.sklearn.log_model(
+            model, name="model", signature=signature, input_example=example,
+            pip_requirements=_pip_requirements(), serialization_format="cloudpickle",
+            run_id=run_id)
+
+
+def _children(client, parent_run_id):
+    """Child runs of a parent, keyed by trial number."""
+    run = client.get_run(parent_run_id)
+    runs = client.search_runs([run.info.experiment_id],
+                              filter_string=f"tags.`mlflow.parentRunId` = '{parent_run_id}'",
+                              max_results=50000)
+    return {int(r.data.tags["tuner.trial"]): r for r in runs if "tuner.trial" in r.data.tags}
+
+
+def close_orphans(client, parent_run_id, trial_numbers, reason, status):
+    """Create or close the child runs of ``trial_numbers`` with ``status`` and ``reason``."""
+    if status not in ("FAILED", "KILLED"):
+        raise ValueError(f"status must be 'FAILED' or 'KILLED', got {status!r}")
+    state = {v: k for k, v in RUN_STATUS.items()}[status]
+    parent = client.get_run(parent_run_id)
+    children, closed = _children(client, parent_run_id), []
+    for number in trial_numbers:
+        run = children.get(number)
+        if run is not None and run.info.status != "RUNNING":
+            continue  # already finished: its own record is the truth
+        if run is None:
+            tags = {"mlflow.parentRunId": parent_run_id, "tuner.trial": str(number),
+                    "tuner.study": parent.data.tags.get("tuner.study", "")}
+            run = client.create_run(parent.info.experiment_id, run_name=f"trial-{number:03d}",
+                                    tags=tags)
+        _batch(client, run.info.run_id, tags={
+            "tuner.state": state, "tuner.fail_reason": reason,
+            "mlflow.note.content": f"Trial {number} {state}: {reason}"})
+        client.set_terminated(run.info.run_id, status=status)
+        closed.append(run.info.run_id)
+    return closed

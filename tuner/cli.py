@@ -1,0 +1,191 @@
+"""Command line: ``python -m tuner run experiments/digits_optuna.yaml`` and friends.
+
+Thin click commands; the library does the work. Only click is imported at
+module level, so ``python -m tuner --help`` stays fast (no mlflow, optuna or
+scikit-learn import). Exit codes: 0 success, 2 user error (a
+:class:`tuner.errors.ConfigError` or a usage error: one line on stderr, no
+traceback), 130 interrupted (Ctrl-C), 1 anything else.
+
+Examples
+--------
+>>> main(["validate", "experiments/digits_optuna.yaml"])  # doctest: +SKIP
+0
+"""
+
+import sys
+
+import click
+
+EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+_EXPERIMENT = click.argument("experiment", type=click.Path(dir_okay=False))
+_SET = click.option("--set", "overrides", multiple=True, metavar="KEY.SUB=VALUE",
+                    help="Override a key of the experiment file (value parsed as YAML).")
+_N_TRIALS = click.option("--n-trials", type=click.IntRange(min=1),
+                         help="Total trials of the study (default: the file's budget).")
+_N_JOBS = click.option("--n-jobs", type=int, help="Worker processes (default: the file's).")
+_TRACKING_URI = click.option("--tracking-uri", help="MLflow store (default: the file's, "
+                             "else MLFLOW_TRACKING_URI, else sqlite:///mlflow.db).")
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(package_name="tuner", prog_name="tuner")
+def cli():
+    """Hyperparameter tuning for neural networks: grid, random and Optuna search, in MLflow."""
+
+
+@cli.command()
+@_EXPERIMENT
+@_SET
+@_N_TRIALS
+@_N_JOBS
+@click.option("--storage", help="Optuna storage: journal file path or database URL "
+              "(default: .tuner/<name>.journal).")
+@_TRACKING_URI
+@click.option("--no-mlflow", is_flag=True, help="Do not log to MLflow.")
+@click.option("--dry-run", is_flag=True, help="Validate and print the plan; run nothing.")
+@click.option("--fresh", is_flag=True, help="Delete the experiment's previous study first "
+              "(default: resume it up to its budget).")
+def run(experiment, overrides, n_trials, n_jobs, storage, tracking_uri, no_mlflow, dry_run,
+        fresh):
+    """Run an experiment file: plan, live progress bar, summary.
+
+    Re-running the same experiment resumes its study: only the remaining trial
+    budget runs. --fresh deletes the stored study of that name and starts over.
+    """
+    from tuner._cli_output import run_command
+
+    return run_command(experiment, overrides=overrides, n_trials=n_trials, n_jobs=n_jobs,
+                       storage=storage, tracking_uri=tracking_uri, tracking=not no_mlflow,
+                       dry_run=dry_run, fresh=fresh)
+
+
+@cli.command()
+@_EXPERIMENT
+@click.option("--storage", required=True, help="The shared study storage (database URL or a "
+              "journal file on a shared disk).")
+@_SET
+@_N_TRIALS
+@_N_JOBS
+@_TRACKING_URI
+@click.option("--no-mlflow", is_flag=True, help="Do not log to MLflow.")
+def worker(experiment, storage, overrides, n_trials, n_jobs, tracking_uri, no_mlflow):
+    """Join the study of EXPERIMENT from any machine and run trials until its budget is spent.
+
+    The study must exist (start it with `tuner run`); the worker neither refits nor
+    summarises: the `run` process does.
+    """
+    from tuner._cli_output import worker_command
+
+    return worker_command(experiment, storage=storage, overrides=overrides, n_trials=n_trials,
+                          n_jobs=n_jobs, tracking_uri=tracking_uri, tracking=not no_mlflow)
+
+
+@cli.command()
+@click.argument("path", type=click.Path(dir_okay=False))
+@_SET
+def validate(path, overrides):
+    """Validate an experiment file (loading its data) or a search space file."""
+    from tuner._cli_output import validate_command
+
+    return validate_command(path, overrides=overrides)
+
+
+@cli.command()
+def spaces():
+    """List the shipped search spaces with their descriptions and sizes."""
+    from tuner._cli_output import spaces_command
+
+    return spaces_command()
+
+
+@cli.command()
+@click.option("--port", default=5000, show_default=True, type=click.IntRange(1, 65535))
+@click.option("--host", default="127.0.0.1", show_default=True)
+@_TRACKING_URI
+def ui(port, host, tracking_uri):
+    """Open the MLflow UI on the tracking store."""
+    from tuner.tracking import launch_ui
+
+    launch_ui(tracking_uri, host=host, port=port)
+    return EXIT_OK
+
+
+@cli.command("lr-find")
+@_EXPERIMENT
+@_SET
+@click.option("--batch-size", "batch_sizes", multiple=True, type=int,
+              help="Batch size(s) to test, one curve each (default: the estimator's).")
+@click.option("--write-space", type=click.Path(dir_okay=False),
+              help="Write the experiment's space with learning_rate_init narrowed here.")
+@click.option("--out", type=click.Path(dir_okay=False), help="Plot file "
+              "(default: reports/<name>/lr_find.png).")
+@_TRACKING_URI
+@click.option("--no-mlflow", is_flag=True, help="Do not log the plot to MLflow.")
+def lr_find(experiment, overrides, batch_sizes, write_space, out, tracking_uri, no_mlflow):
+    """Learning-rate range test on the experiment's training data."""
+    from tuner._cli_output import lr_find_command
+
+    return lr_find_command(experiment, overrides=overrides, batch_sizes=batch_sizes,
+                           write_space=write_space, out=out, tracking_uri=tracking_uri,
+                           tracking=not no_mlflow)
+
+
+@cli.command()
+@_EXPERIMENT
+@_SET
+@click.option("--out", type=click.Path(file_okay=False), help="Output directory "
+              "(default: reports/<name>).")
+@click.option("--storage", help="Study storage (default: the experiment's).")
+def report(experiment, overrides, out, storage):
+    """Write the HTML report (figures + tables) of the experiment's study."""
+    from tuner._cli_output import report_command
+
+    return report_command(experiment, overrides=overrides, out=out, storage=storage)
+
+
+def _error(message):
+    """Print one line to stderr."""
+    click.echo(" ".join(str(message).split()), err=True)
+
+
+def main(argv=None):
+    """Run the command line; return the exit code (never raises for user errors).
+
+    Parameters
+    ----------
+    argv : list of str, optional
+        Arguments (default: ``sys.argv[1:]``).
+
+    Returns
+    -------
+    int
+        0 success, 1 failure, 2 user error, 130 interrupted.
+
+    Examples
+    --------
+    >>> main(["--version"])  # doctest: +ELLIPSIS
+    tuner, version ...
+    0
+    """
+    from tuner.errors import ConfigError
+
+    try:
+        code = cli.main(args=argv, prog_name="tuner", standalone_mode=False)
+    except click.exceptions.Abort:
+        _error("interrupted")
+        return EXIT_INTERRUPTED
+    except click.ClickException as exc:
+        exc.show()
+        return exc.exit_code
+    except ConfigError as exc:
+        _error(f"error: {exc}")
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        _error("interrupted")
+        return EXIT_INTERRUPTED
+    return code if isinstance(code, int) else EXIT_OK
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,207 @@
+"""Minibatch training: one epoch at a time, plus the plateau (early-stopping) rule.
+
+:class:`Trainer` knows nothing of the estimator: it shuffles once per epoch
+(one gather of ``X`` and ``Y`` into preallocated buffers), walks contiguous
+minibatches, asks the network for the batch objective and gradient, and lets
+the optimizer step.  The learning rate may be a float (one per epoch, from a
+schedule) or a callable giving one per minibatch, and an ``on_batch`` callback
+sees every minibatch loss (this is how the learning-rate range test works).
+
+Examples
+--------
+>>> import numpy as np
+>>> from tuner.nn.network import MLPNetwork
+>>> from tuner.nn.optimizers import get_optimizer
+>>> rng = np.random.default_rng(0)
+>>> X = rng.normal(size=(64, 3)); Y = X @ np.ones((3, 1))
+>>> net = MLPNetwork([3, 1], activation="identity"); net.initialize(rng)
+>>> trainer = Trainer(net, get_optimizer("sgd", net.params, net.grads), batch_size=16, rng=rng)
+>>> first = trainer.run_epoch(X, Y, 0.05)
+>>> last = [trainer.run_epoch(X, Y, 0.05) for _ in range(20)][-1]
+>>> (first.n_updates, last.loss < first.loss)
+(4, True)
+"""
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+
+class DivergenceError(FloatingPointError):
+    """The training loss (or a parameter) became NaN or infinite.
+
+    Examples
+    --------
+    >>> str(DivergenceError(epoch=3, learning_rate=1000.0, value=float("inf")))[:40]
+    'Training diverged at epoch 3 (learning r'
+    """
+
+    def __init__(self, *, epoch, learning_rate, value, what="training loss"):
+        self.epoch, self.learning_rate, self.value = epoch, learning_rate, value
+        super().__init__(
+            f"Training diverged at epoch {epoch} (learning rate {learning_rate:.6g}): "
+            f"the {what} became {value}. Lower learning_rate_init, use a smaller "
+            "batch-size/learning-rate ratio, or scale the inputs."
+        )
+
+
+@dataclass
+class EpochResult:
+    """Summary of one pass: mean loss (weighted by batch size), updates, samples."""
+
+    loss: float
+    n_updates: int
+    n_samples: int
+    stopped: bool = False
+
+
+def resolve_batch_size(batch_size, n_samples):
+    """Rows per minibatch: an int (clipped to ``[1, n]``), ``"auto"`` = min(200, n), ``"full"`` = n.
+
+    Examples
+    --------
+    >>> resolve_batch_size("auto", 50), resolve_batch_size("full", 50), resolve_batch_size(64, 50)
+    (50, 50, 50)
+    """
+    if batch_size == "auto":
+        return min(200, n_samples)
+    if batch_size == "full":
+        return n_samples
+    return int(min(max(int(batch_size), 1), n_samples))
+
+
+class Trainer:
+    """Runs epochs of minibatch gradient descent on a network with an optimizer.
+
+    Parameters
+    ----------
+    network : MLPNetwork
+        Provides ``loss_and_grad``, ``params`` and ``dropout``.
+    optimizer : Optimizer
+        Updates ``network.params`` from ``network.grads``.
+    batch_size : int, "auto" or "full"
+        See :func:`resolve_batch_size`.
+    alpha : float
+        L2 strength; each batch uses ``l2 = alpha / n`` with ``n`` the rows of the epoch.
+    shuffle : bool
+        Shuffle the rows once per epoch.
+    rng : numpy.random.Generator
+        Source of shuffles and dropout masks.
+
+    Examples
+    --------
+    >>> resolve_batch_size(1, 10)
+    1
+    """
+
+    def __init__(self, network, optimizer, *, batch_size="auto", alpha=0.0, shuffle=True,
+                 rng=None):
+        self.network, self.optimizer = network, optimizer
+        self.batch_size, self.alpha, self.shuffle = batch_size, alpha, shuffle
+        self.rng = np.random.default_rng() if rng is None else rng
+        self._buffers = None
+
+    def __getstate__(self):
+        """Drop the gather buffers when pickled."""
+        return {**self.__dict__, "_buffers": None}
+
+    def _gather(self, X, Y):
+        """One shuffled copy of ``X`` and ``Y`` per epoch, into reused buffers."""
+        if not self.shuffle:
+            return X, Y
+        perm = self.rng.permutation(X.shape[0])
+        bufs = self._buffers
+        if bufs is None or bufs[0].shape != X.shape or bufs[1].shape != Y.shape:
+            bufs = self._buffers = (np.empty(X.shape, X.dtype), np.empty(Y.shape, Y.dtype))
+        return np.take(X, perm, axis=0, out=bufs[0]), np.take(Y, perm, axis=0, out=bufs[1])
+
+    def run_epoch(self, X, Y, lr, *, epoch=1, on_batch=None):
+        """One pass over ``X`` / ``Y``; returns an :class:`EpochResult`.
+
+        Parameters
+        ----------
+        X, Y : ndarray
+            Inputs and 2-D targets in the network's dtype.
+        lr : float or callable
+            Learning rate, or ``lr(i)`` giving the rate of the ``i``-th minibatch.
+        epoch : int
+            1-based epoch number, used in error messages.
+        on_batch : callable, optional
+            ``on_batch(i, lr, loss)`` after each minibatch's loss, before its
+            update; returning True ends the epoch there (``stopped=True``).
+
+        Raises
+        ------
+        DivergenceError
+            If a minibatch loss or, at the end, a parameter is not finite.
+        """
+        n = X.shape[0]
+        size = resolve_batch_size(self.batch_size, n)
+        Xs, Ys = self._gather(X, Y)
+        l2, rng = self.alpha / n, self.rng
+        total, seen, i = 0.0, 0, 0
+        for i, start in enumerate(range(0, n, size)):
+            rows = slice(start, min(start + size, n))
+            loss = self.network.loss_and_grad(Xs[rows], Ys[rows], l2=l2, rng=rng)
+            rate = lr(i) if callable(lr) else lr
+            if on_batch is not None and on_batch(i, rate, loss):
+                return EpochResult(total / max(seen, 1), i, seen, stopped=True)
+            if not math.isfinite(loss):
+                raise DivergenceError(epoch=epoch, learning_rate=rate, value=loss)
+            self.optimizer.step(rate)
+            total += loss * (rows.stop - rows.start)
+            seen += rows.stop - rows.start
+        if not np.isfinite(self.network.params).all():
+            raise DivergenceError(epoch=epoch, learning_rate=rate, value="non-finite",
+                                  what="network weights")
+        return EpochResult(total / n, i + 1, n)
+
+
+class Plateau:
+    """scikit-learn's stopping rule on a monitored value (loss or validation score).
+
+    An epoch counts as "no improvement" when the value fails to beat the best
+    so far by ``tol``; training stops once more than ``n_iter_no_change``
+    consecutive epochs did not improve.
+
+    Parameters
+    ----------
+    tol : float
+        Required improvement.
+    n_iter_no_change : int or inf
+        Patience.
+    mode : {"min", "max"}
+        Minimise a loss or maximise a score.
+
+    Examples
+    --------
+    >>> p = Plateau(tol=0.1, n_iter_no_change=1, mode="min")
+    >>> [p.update(v) for v in (1.0, 0.95, 0.5)], p.count, p.best
+    ([True, True, True], 0, 0.5)
+    >>> p.update(0.45), p.update(0.44), p.should_stop
+    (True, True, True)
+    """
+
+    def __init__(self, *, tol, n_iter_no_change, mode="min"):
+        self.tol, self.n_iter_no_change, self.mode = tol, n_iter_no_change, mode
+        self.best = math.inf if mode == "min" else -math.inf
+        self.count = 0
+
+    def update(self, value):
+        """Record one epoch's value; return True when it is a new best."""
+        sign = 1.0 if self.mode == "min" else -1.0
+        # "min": no improvement if value > best - tol; "max": if value < best + tol.
+        if sign * value > sign * self.best - self.tol:
+            self.count += 1
+        else:
+            self.count = 0
+        improved = sign * value < sign * self.best
+        if improved:
+            self.best = value
+        return improved
+
+    @property
+    def should_stop(self):
+        """True once more than ``n_iter_no_change`` epochs in a row did not improve."""
+        return self.count > self.n_iter_no_change

@@ -1,0 +1,132 @@
+"""A live progress bar for a study: trials done / pruned / failed, best score, elapsed, ETA.
+
+:class:`StudyProgress` is a search callback using the driver-side hook
+``on_progress(study)`` (see ``docs/INTERFACES.md``); it reads the trial states
+straight from the study, so it shows resumed trials and trials run by other
+workers too.
+
+Examples
+--------
+>>> from types import SimpleNamespace as NS
+>>> trials = [NS(state=NS(name="COMPLETE"), value=0.9), NS(state=NS(name="PRUNED"), value=None)]
+>>> study = NS(trials=trials, direction=NS(name="MAXIMIZE"))
+>>> count_trials(study)
+{'complete': 1, 'pruned': 1, 'fail': 0, 'running': 0, 'best': 0.9}
+"""
+
+import math
+
+_STATES = {"COMPLETE": "complete", "PRUNED": "pruned", "FAIL": "fail", "RUNNING": "running"}
+
+
+def _trials(study):
+    """The study's trials without deep copies (when the study supports it)."""
+    get = getattr(study, "get_trials", None)
+    return get(deepcopy=False) if callable(get) else study.trials
+
+
+def count_trials(study):
+    """Trials per state and the best value of the complete ones (None if there is none).
+
+    Parameters
+    ----------
+    study : optuna.Study
+        Any object with ``trials`` (each with ``state.name`` and ``value``) and
+        ``direction.name``.
+
+    Returns
+    -------
+    dict
+        ``complete``, ``pruned``, ``fail``, ``running`` counts and ``best``.
+    """
+    counts = dict.fromkeys(("complete", "pruned", "fail", "running"), 0)
+    values = []
+    for trial in _trials(study):
+        state = _STATES.get(trial.state.name)
+        if state is not None:
+            counts[state] += 1
+        if state == "complete" and trial.value is not None and math.isfinite(trial.value):
+            values.append(trial.value)
+    maximize = getattr(getattr(study, "direction", None), "name", "MAXIMIZE") == "MAXIMIZE"
+    counts["best"] = (max(values) if maximize else min(values)) if values else None
+    return counts
+
+
+class StudyProgress:
+    """Search callback drawing a ``rich`` progress bar of a study.
+
+    Parameters
+    ----------
+    total : int or None
+        The study's trial budget (None: unknown, e.g. a time budget only).
+    description : str, default="trials"
+        Text before the bar.
+    console : rich.console.Console, optional
+        Where to draw (default: stderr, so stdout stays clean for the summary).
+    sign : float, default=1.0
+        Multiplier for displayed scores (``-1`` shows ``neg_*`` scorers as positive errors).
+
+    Notes
+    -----
+    Use it as a context manager around ``fit``; it pickles without its live
+    display, so it is safe to send to worker processes (they never call
+    ``on_progress``).
+
+    Examples
+    --------
+    >>> from types import SimpleNamespace as NS
+    >>> study = NS(trials=[NS(state=NS(name="FAIL"), value=None)], direction=NS(name="MAXIMIZE"))
+    >>> with StudyProgress(total=2) as bar:
+    ...     bar.on_progress(study)
+    >>> bar.last["fail"]
+    1
+    """
+
+    def __init__(self, total=None, *, description="trials", console=None, sign=1.0):
+        self.total, self.description, self.console, self.sign = total, description, console, sign
+        self.last = None
+        self._progress = self._task = None
+
+    def __getstate__(self):
+        state = self.__dict__.copy()
+        state.update(_progress=None, _task=None, console=None)
+        return state
+
+    def __enter__(self):
+        from rich.console import Console
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            SpinnerColumn,
+            TextColumn,
+            TimeElapsedColumn,
+            TimeRemainingColumn,
+        )
+
+        console = self.console or Console(stderr=True)
+        self._progress = Progress(
+            SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
+            MofNCompleteColumn(), TextColumn("{task.fields[states]}"),
+            TextColumn("best {task.fields[best]}"), TimeElapsedColumn(),
+            TextColumn("ETA"), TimeRemainingColumn(), console=console, transient=False)
+        self._progress.start()
+        self._task = self._progress.add_task(self.description, total=self.total,
+                                             states="", best="-")
+        return self
+
+    def __exit__(self, *exc_info):
+        if self._progress is not None:
+            self._progress.stop()
+        return False
+
+    def on_progress(self, study):
+        """Redraw from the study's trials (driver process)."""
+        counts = self.last = count_trials(study)
+        if self._progress is None:
+            return
+        done = counts["complete"] + counts["pruned"] + counts["fail"]
+        states = (f"ok {counts['complete']}  pruned {counts['pruned']}  "
+                  f"failed {counts['fail']}  running {counts['running']}")
+        best = "-" if counts["best"] is None else f"{self.sign * counts['best']:.4f}"
+        self._progress.update(self._task, completed=done, states=states, best=best)

@@ -1,0 +1,380 @@
+"""BaseSearch: fit runs one Optuna study, then builds cv_results_, best_* and refits.
+
+Drivers (:mod:`tuner.search.drivers`) only choose the sampler and how many trials
+the study gets (``_make_sampler``, ``_plan``); everything else lives here or in
+:mod:`~tuner.search.evaluate` (one trial), :mod:`~tuner.search.workers`
+(processes), :mod:`~tuner.search.results` (``cv_results_``) and
+:mod:`~tuner.search.storage`.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+import uuid
+from contextlib import contextmanager
+
+import numpy as np
+import optuna
+from joblib import effective_n_jobs
+from sklearn.base import BaseEstimator, MetaEstimatorMixin, clone, is_classifier
+from sklearn.exceptions import NotFittedError
+from sklearn.metrics import check_scoring
+from sklearn.metrics._scorer import _check_multimetric_scoring
+from sklearn.model_selection import check_cv
+from sklearn.pipeline import Pipeline
+from sklearn.utils import check_random_state, indexable
+from sklearn.utils._available_if import available_if
+from sklearn.utils.multiclass import unique_labels
+from sklearn.utils.validation import _num_samples
+
+from tuner.errors import ConfigError
+from tuner.search.callbacks import CallbackList, TrialPrinter
+from tuner.search.evaluate import TrialTask, refit_incremental, resolve_params
+from tuner.search.records import jsonable
+from tuner.search.results import build_cv_results
+from tuner.search.storage import resolve_storage
+from tuner.search.workers import WorkerJob, run_in_process, run_workers
+
+FINISHED = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED,
+            optuna.trial.TrialState.FAIL)
+BUDGETS = ("epochs", "updates", "seconds")
+RESOURCES = ("epochs", "updates", "samples")
+
+
+def load_space(space):
+    """A SearchSpace from a SearchSpace, YAML path, dict or sklearn grid/distributions."""
+    if callable(getattr(space, "suggest", None)) and callable(getattr(space, "resolve", None)):
+        return space
+    from tuner.spaces import SearchSpace
+
+    return SearchSpace.load(space)
+
+
+def check_budget(budget):
+    """``None`` or ``(kind, value)`` from a ``{"epochs" | "updates" | "seconds": value}`` dict."""
+    if budget is None:
+        return None
+    if not isinstance(budget, dict) or len(budget) != 1 or next(iter(budget)) not in BUDGETS:
+        raise ConfigError("budget must be one kind with one value", key="budget", value=budget,
+                          allowed="None or {epochs: N} | {updates: N} | {seconds: S}")
+    kind, value = next(iter(budget.items()))
+    if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
+        raise ConfigError("budget must be positive", key=f"budget.{kind}", value=value,
+                          allowed="a number > 0")
+    return kind, value
+
+
+def max_resource(task, space):
+    """The largest step a trial reports (for Hyperband); ``"auto"`` when unknown.
+
+    ``resource="epochs"``: the epochs budget, else the largest ``max_iter`` of
+    the space (``space.upper_bound``), else the estimator's ``max_iter``.
+    ``"updates"``: the updates budget. ``"samples"``: largest epochs x the
+    training-fold size.
+    """
+    kind, value = task.budget or (None, None)
+    if task.resource == "updates":
+        return int(value) if kind == "updates" else "auto"
+    epochs = int(value) if kind == "epochs" else None
+    if epochs is None and kind != "updates":
+        final = task.estimator.steps[-1][1] if isinstance(task.estimator, Pipeline) \
+            else task.estimator
+        names = [n for n in getattr(space, "names", ()) if n.split("__")[-1] == "max_iter"]
+        bound = space.upper_bound(names[0]) if names else final.get_params().get("max_iter")
+        epochs = int(bound) if bound else None
+    if epochs is None:
+        return "auto"
+    return epochs * max(len(tr) for tr, _ in task.splits) if task.resource == "samples" \
+        else epochs
+
+
+def resolve_pruner(pruner, *, max_resource="auto"):
+    """An Optuna pruner from None, "median", "halving", "hyperband" or a pruner object."""
+    known = max_resource != "auto"
+    min_resource = 1 if not known or max_resource <= 200 else max(1, max_resource // 100)
+    if pruner is None:
+        return optuna.pruners.NopPruner()
+    if isinstance(pruner, optuna.pruners.BasePruner):
+        return pruner
+    if pruner == "median":  # no pruning during the first 10% of the budget
+        warmup = math.ceil(0.1 * max_resource) if known else 0
+        return optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=warmup)
+    if pruner == "halving":
+        return optuna.pruners.SuccessiveHalvingPruner(min_resource=min_resource,
+                                                      reduction_factor=3)
+    if pruner == "hyperband":
+        return optuna.pruners.HyperbandPruner(min_resource=min_resource,
+                                              max_resource=max_resource, reduction_factor=3)
+    raise ConfigError("unknown pruner", key="pruner", value=pruner,
+                      allowed="None, median, halving, hyperband or an optuna pruner")
+
+
+@contextmanager
+def _optuna_verbosity(verbose):
+    """Quiet Optuna (WARNING) during fit unless ``verbose >= 2``; restore afterwards."""
+    previous = optuna.logging.get_verbosity()
+    optuna.logging.set_verbosity(optuna.logging.INFO if verbose >= 2 else optuna.logging.WARNING)
+    try:
+        yield
+    finally:
+        optuna.logging.set_verbosity(previous)
+
+
+def _estimator_has(attr):
+    """``available_if`` check: delegate ``attr`` to the refitted (or template) estimator."""
+
+    def check(self):
+        if not self.refit:
+            raise AttributeError(f"{attr} needs refit=True; refit best_params_ yourself")
+        getattr(self.best_estimator_ if hasattr(self, "best_estimator_") else self.estimator,
+                attr)
+        return True
+
+    return check
+
+
+class BaseSearch(MetaEstimatorMixin, BaseEstimator):
+    """Shared machinery of the drivers; not used directly.
+
+    ``fit`` creates (or, with ``storage`` + ``study_name``, loads) one Optuna
+    study, runs its trials with :func:`~tuner.search.evaluate.evaluate_trial`
+    in this process or ``n_jobs`` worker processes, builds ``cv_results_``,
+    selects the best complete trial and refits it on all data.
+    """
+
+    _budget_param = "n_trials"
+
+    def _make_sampler(self, seed):
+        """The Optuna sampler of one worker (driver-specific)."""
+        raise NotImplementedError
+
+    def _plan(self, study, space):
+        """Prepare the study (e.g. enqueue grid points); return its total trial budget."""
+        raise NotImplementedError
+
+    # ---- fit ---------------------------------------------------------------
+    def fit(self, X, y=None, *, groups=None):
+        """Run the search, then refit the best parameters on all of ``X, y``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Training data.
+        y : array-like of shape (n_samples,), optional
+            Targets.
+        groups : array-like of shape (n_samples,), optional
+            Group labels for group-aware CV splitters.
+
+        Returns
+        -------
+        self
+        """
+        space = load_space(self.space)
+        n_workers = max(1, effective_n_jobs(self.n_jobs))
+        seeds = self._seeds(n_workers)
+        task = self._task(space, *indexable(X, y, groups), seed=seeds[0])
+        with _optuna_verbosity(self.verbose), \
+                resolve_storage(self.storage, n_workers=n_workers) as resolved:
+            study = self._create_study(resolved.storage, space, task, seeds[1])
+            n_trials = self._plan(study, space)
+            task.callbacks.on_study_start(self, study)
+            self._run(study, task, resolved.storage, n_trials, seeds[1:])
+            self.study_ = self._detach(study, resolved)
+        self._collect(task)
+        self._refit(task)
+        task.callbacks.on_study_end(self, self.study_)
+        return self
+
+    def _seeds(self, n_workers):
+        """[estimator seed, sampler seed of worker 0, 1, ...], or Nones without random_state."""
+        if self.random_state is None:
+            return [None] * (n_workers + 1)
+        base = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
+        children = np.random.SeedSequence(base).spawn(n_workers + 1)
+        return [int(child.generate_state(1)[0] % np.iinfo(np.int32).max) for child in children]
+
+    def _scorers(self):
+        """``({metric: scorer}, multimetric)`` with scikit-learn's scoring rules."""
+        if self.scoring is None or isinstance(self.scoring, str) or callable(self.scoring):
+            return {"score": check_scoring(self.estimator, self.scoring)}, False
+        scorers = _check_multimetric_scoring(self.estimator, self.scoring)
+        if self.refit is not False and not callable(self.refit) and self.refit not in scorers:
+            raise ConfigError("with several metrics, refit must name one of them",
+                              key="refit", value=self.refit,
+                              allowed=f"False, a callable or one of {sorted(scorers)}")
+        return scorers, True
+
+    def _template(self, seed):
+        """A clone of the estimator; unset ``random_state`` params get the search's seed."""
+        template = clone(self.estimator)
+        if seed is not None:
+            fixed = {k: seed for k, v in template.get_params().items()
+                     if (k == "random_state" or k.endswith("__random_state")) and v is None}
+            template.set_params(**fixed)
+        return template
+
+    def _task(self, space, X, y, groups, *, seed=None):
+        """Everything the trials need: data, CV splits, scorers, budget, callbacks."""
+        scorers, self.multimetric_ = self._scorers()
+        objective = self.refit if self.multimetric_ and isinstance(self.refit, str) \
+            else next(iter(scorers))
+        template = self._template(seed)
+        cv = check_cv(self.cv, y, classifier=is_classifier(template))
+        splits = list(cv.split(X, y, groups))
+        self.n_splits_ = len(splits)
+        if self.resource not in RESOURCES:
+            raise ConfigError("unknown resource", key="resource", value=self.resource,
+                              allowed=", ".join(RESOURCES))
+        callbacks = list(self.callbacks or ()) + ([TrialPrinter()] if self.verbose else [])
+        return TrialTask(
+            estimator=template, X=X, y=y, space=space, splits=splits, scorers=scorers,
+            objective=objective, error_score=self.error_score,
+            classes=unique_labels(y) if is_classifier(template) else None,
+            return_train_score=self.return_train_score, budget=check_budget(self.budget),
+            resource=self.resource, callbacks=CallbackList(callbacks), n_samples=_num_samples(X),
+        )
+
+    def _create_study(self, storage, space, task, seed):
+        """Create (or load, to resume) the study and describe it in its user attributes."""
+        name = self.study_name or (f"{type(self).__name__.lower()}-"
+                                   f"{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}")
+        study = optuna.create_study(
+            storage=storage, study_name=name, direction="maximize", load_if_exists=True,
+            sampler=self._make_sampler(seed),
+            pruner=resolve_pruner(self.pruner, max_resource=max_resource(task, space)),
+        )
+        study.set_user_attr("driver", type(self).__name__)
+        if callable(getattr(space, "to_dict", None)):
+            study.set_user_attr("space", jsonable(space.to_dict()))
+        study.set_user_attr("metrics", list(task.scorers))
+        study.set_user_attr("objective", task.objective)
+        return study
+
+    def _run(self, study, task, storage, n_trials, seeds):
+        """Run the remaining trials here (one worker) or in worker processes."""
+        verbosity = optuna.logging.get_verbosity()
+
+        def job(sampler):
+            return WorkerJob(task=task, storage=storage, study_name=study.study_name,
+                             sampler=sampler, pruner=study.pruner, n_trials=n_trials,
+                             timeout=getattr(self, "timeout", None), verbosity=verbosity)
+
+        if len(seeds) == 1:
+            run_in_process(study, job(study.sampler))
+        else:
+            jobs = [job(self._make_sampler(seed)) for seed in seeds]
+            run_workers(study, jobs, on_progress=task.callbacks.on_progress)
+
+    @staticmethod
+    def _detach(study, resolved):
+        """The study itself, or an in-memory copy when its storage is temporary."""
+        if not resolved.is_temporary:
+            return study
+        memory = optuna.storages.InMemoryStorage()
+        optuna.copy_study(from_study_name=study.study_name, from_storage=resolved.storage,
+                          to_storage=memory)
+        return optuna.load_study(study_name=study.study_name, storage=memory)
+
+    # ---- results -----------------------------------------------------------
+    def _collect(self, task):
+        """Build ``cv_results_``, ``scorer_`` and the ``best_*`` attributes."""
+        trials = sorted(self.study_.get_trials(deepcopy=False, states=FINISHED),
+                        key=lambda t: t.number)
+        params = [self._params_of(task, t) for t in trials]
+        self.cv_results_ = build_cv_results(
+            trials, params, metrics=list(task.scorers), n_splits=self.n_splits_,
+            return_train_score=self.return_train_score)
+        self.scorer_ = task.scorers if self.multimetric_ else task.scorers["score"]
+        self._select_best(task.objective)
+
+    @staticmethod
+    def _params_of(task, trial):
+        """Estimator params of a trial: resolved from its raw params, else as stored."""
+        try:
+            return resolve_params(task.space, dict(trial.params), task.n_samples)
+        except Exception:  # params of a trial that failed while suggesting
+            return dict(trial.user_attrs.get("params", {}))
+
+    def _select_best(self, objective):
+        """``best_index_``, ``best_score_``, ``best_params_`` over complete trials."""
+        results = self.cv_results_
+        if callable(self.refit):
+            index = self.refit(results)
+            if not isinstance(index, int | np.integer) or not 0 <= index < len(results["params"]):
+                raise ValueError(f"refit callable returned {index!r}, not a trial index")
+        elif self.refit or not self.multimetric_:
+            if not np.any(results["state"] == "complete"):
+                reasons = sorted({str(r) for r in results["fail_reason"] if r})
+                raise ValueError(f"no trial completed ({len(results['params'])} trials; "
+                                 f"failures: {'; '.join(reasons) or 'none'})")
+            index = int(np.argmin(results[f"rank_test_{objective}"]))
+            self.best_score_ = float(results[f"mean_test_{objective}"][index])
+        else:
+            return
+        self.best_index_ = int(index)
+        self.best_params_ = results["params"][self.best_index_]
+
+    def _refit(self, task):
+        """Train the best parameters on all data like a trial (same number of epochs)."""
+        if not self.refit:
+            return
+        model = clone(task.estimator).set_params(**self.best_params_)
+        start = time.perf_counter()
+        self.best_estimator_ = refit_incremental(
+            model, task.X, task.y, n_epochs=int(self.cv_results_["n_epochs"][self.best_index_]),
+            classes=task.classes)
+        self.refit_time_ = time.perf_counter() - start
+
+    # ---- delegation to the best estimator ---------------------------------
+    def _best(self, name):
+        """The refitted best estimator, or NotFittedError."""
+        if not hasattr(self, "best_estimator_"):
+            raise NotFittedError(f"{type(self).__name__} is not fitted; call fit before {name}")
+        return self.best_estimator_
+
+    @available_if(_estimator_has("predict"))
+    def predict(self, X):
+        """Predict with the best estimator."""
+        return self._best("predict").predict(X)
+
+    @available_if(_estimator_has("predict_proba"))
+    def predict_proba(self, X):
+        """Class probabilities from the best estimator."""
+        return self._best("predict_proba").predict_proba(X)
+
+    @available_if(_estimator_has("predict_log_proba"))
+    def predict_log_proba(self, X):
+        """Log class probabilities from the best estimator."""
+        return self._best("predict_log_proba").predict_log_proba(X)
+
+    @available_if(_estimator_has("decision_function"))
+    def decision_function(self, X):
+        """Decision function of the best estimator."""
+        return self._best("decision_function").decision_function(X)
+
+    @available_if(_estimator_has("transform"))
+    def transform(self, X):
+        """Transform with the best estimator."""
+        return self._best("transform").transform(X)
+
+    @available_if(_estimator_has("inverse_transform"))
+    def inverse_transform(self, X):
+        """Inverse-transform with the best estimator."""
+        return self._best("inverse_transform").inverse_transform(X)
+
+    def score(self, X, y=None):
+        """Score of the best estimator with the search's scorer (the refit metric)."""
+        estimator = self._best("score")
+        scorer = self.scorer_[self.refit] if self.multimetric_ else self.scorer_
+        return scorer(estimator, X, y)
+
+    @property
+    def classes_(self):
+        """Class labels of the best estimator."""
+        return self._best("classes_").classes_
+
+    @property
+    def n_features_in_(self):
+        """Number of features seen by the best estimator."""
+        return self._best("n_features_in_").n_features_in_

@@ -1,0 +1,266 @@
+"""GridSearch, RandomSearch and OptunaSearch: each only picks a sampler and a trial plan.
+
+Every driver is one Optuna study (direction ``maximize``: scikit-learn scorers are
+greater-is-better), so resuming, several worker processes and pruning work the
+same for all three. See :class:`~tuner.search.base.BaseSearch` for ``fit``.
+"""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+import optuna
+
+from tuner.errors import ConfigError
+from tuner.search.base import BaseSearch
+
+_COMMON = """
+    estimator : estimator
+        Any scikit-learn estimator. When it (or a Pipeline's final step) has
+        ``partial_fit``, trials train one epoch per call on all CV folds in
+        lockstep and can be pruned after every epoch; otherwise each fold is
+        fitted once.
+    space : SearchSpace, str, pathlib.Path, dict or list of dict
+        The search space: a SearchSpace, a YAML file, our space dict, or a
+        scikit-learn ``param_grid`` / ``param_distributions``
+        (``SearchSpace.load``). Pipeline parameters use ``step__name`` keys.
+    scoring : str, callable, list, tuple or dict, default=None
+        As in scikit-learn; several metrics give ``mean_test_<metric>`` keys.
+    cv : int, CV splitter or iterable, default=5
+        As in scikit-learn (``check_cv``; stratified for classifiers).
+    n_jobs : int, default=1
+        Worker processes sharing the study (-1: all cores). Each pins BLAS to
+        one thread.
+    refit : bool, str or callable, default=True
+        Refit the best complete trial on all data (a metric name with several
+        metrics; a callable returns the best index from ``cv_results_``).
+    error_score : "raise" or float, default=np.nan
+        Score recorded for failed trials (their reason goes to
+        ``cv_results_["fail_reason"]``); "raise" re-raises the error.
+    return_train_score : bool, default=False
+        Also score the training folds (at the last epoch).
+    pruner : None, {"median", "halving", "hyperband"} or optuna pruner, default=None
+        Stops unpromising trials early. Hyperband's ``max_resource`` is the
+        largest number of steps a trial reports: epochs (largest ``max_iter`` of
+        the space, or the epochs budget), the updates budget, or epochs x fold
+        size for ``resource="samples"``.
+    storage : None, str, pathlib.Path or optuna storage, default=None
+        Where the study lives: in memory (a temporary journal file when
+        ``n_jobs > 1``), a journal file path, or a database URL.
+    study_name : str, default=None
+        With ``storage``, an existing study of that name is resumed and its
+        trials count towards the budget. Default: ``<driver>-<timestamp>-<id>``.
+    random_state : int, RandomState instance or None, default=None
+        Seeds the sampler(s) (one derived seed per worker) and any unset
+        ``random_state`` parameter of the estimator, so ``n_jobs=1`` runs are
+        reproducible.
+    callbacks : sequence of objects, default=()
+        Objects with ``on_study_start``, ``on_epoch``, ``on_trial_end``,
+        ``on_progress`` and/or ``on_study_end`` (:mod:`tuner.search.callbacks`).
+    verbose : int, default=0
+        0: quiet; 1: one line per trial; 2: also Optuna's own log.
+    budget : None or dict, default=None
+        Training budget per trial: None (``max_iter`` epochs), ``{"epochs": N}``,
+        ``{"updates": N}`` (train until ``n_updates_ >= N``, whatever the batch
+        size) or ``{"seconds": S}`` (stop after the epoch that crosses S seconds
+        of fit time, at most ``max_iter`` epochs).
+    resource : {"epochs", "updates", "samples"}, default="epochs"
+        The step reported to the pruner, so that e.g. Hyperband compares small
+        and large batches on equal weight updates."""
+
+_ATTRIBUTES = """
+    Attributes
+    ----------
+    cv_results_ : dict of numpy arrays
+        scikit-learn's keys plus ``state``, ``n_epochs``, ``trial_number``,
+        ``base_params``, ``n_updates``, ``n_samples_seen``, ``fail_reason``.
+    best_estimator_ : estimator
+        The best parameters refitted on all data (``refit=True``).
+    best_score_ : float
+        Mean CV score of the best complete trial.
+    best_params_ : dict
+        Its estimator parameters.
+    best_index_ : int
+        Its row in ``cv_results_``.
+    scorer_ : callable or dict
+    n_splits_ : int
+    refit_time_ : float
+    multimetric_ : bool
+    study_ : optuna.Study
+        The study (an in-memory copy when its storage was temporary)."""
+
+
+def _check_n_trials(n_trials, space):
+    """A positive integer number of trials (and a space that can be sampled), or ConfigError."""
+    if getattr(space, "members", None) is not None:
+        raise ConfigError("a list of param grids can only be searched by GridSearch",
+                          key="space", value="list of grids",
+                          allowed="GridSearch, or one dict of lists / distributions")
+    if isinstance(n_trials, bool) or not isinstance(n_trials, numbers.Integral) or n_trials < 1:
+        raise ConfigError("n_trials must be a positive integer", key="n_trials",
+                          value=n_trials, allowed="int >= 1")
+    return int(n_trials)
+
+
+class GridSearch(BaseSearch):
+    __doc__ = f"""Evaluate every point of the space's grid exactly once.
+
+    Every grid point is enqueued once in the study (``skip_if_exists``), and the
+    study's budget is the number of points, so each point runs exactly once, also
+    with several workers or when resumed.
+
+    Parameters
+    ----------{_COMMON}
+{_ATTRIBUTES}
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_iris
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> X, y = load_iris(return_X_y=True)
+    >>> search = GridSearch(LogisticRegression(max_iter=500), {{"C": [0.1, 1.0]}}, cv=3)
+    >>> search.fit(X, y).cv_results_["state"].tolist()
+    ['complete', 'complete']
+    """
+
+    def __init__(self, estimator, space, *, scoring=None, cv=5, n_jobs=1, refit=True,
+                 error_score=np.nan, return_train_score=False, pruner=None, storage=None,
+                 study_name=None, random_state=None, callbacks=(), verbose=0, budget=None,
+                 resource="epochs"):
+        self.estimator, self.space, self.scoring, self.cv = estimator, space, scoring, cv
+        self.n_jobs, self.refit, self.error_score = n_jobs, refit, error_score
+        self.return_train_score, self.pruner, self.storage = return_train_score, pruner, storage
+        self.study_name, self.random_state, self.callbacks = study_name, random_state, callbacks
+        self.verbose, self.budget, self.resource = verbose, budget, resource
+
+    def _make_sampler(self, seed):
+        """Only enqueued grid points run, so any sampler works; RandomSampler is the cheapest."""
+        return optuna.samplers.RandomSampler(seed=seed)
+
+    def _plan(self, study, space):
+        """Enqueue every grid point once; the budget is the number of points."""
+        points = space.grid()
+        for point in points:
+            study.enqueue_trial(point, user_attrs={"grid_point": point}, skip_if_exists=True)
+        return len(points)
+
+
+class RandomSearch(BaseSearch):
+    __doc__ = f"""Sample ``n_trials`` points at random (Optuna's RandomSampler).
+
+    Parameters
+    ----------{_COMMON}
+    n_trials : int, default=10
+        Total trials of the study (trials already in ``storage`` count).
+    timeout : float, default=None
+        Stop starting new trials after this many seconds.
+{_ATTRIBUTES}
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_iris
+    >>> from sklearn.linear_model import SGDClassifier
+    >>> X, y = load_iris(return_X_y=True)
+    >>> search = RandomSearch(SGDClassifier(max_iter=5), {{"alpha": [1e-4, 1e-3, 1e-2]}},
+    ...                       n_trials=3, cv=3, random_state=0)
+    >>> len(search.fit(X, y).cv_results_["params"])
+    3
+    """
+
+    def __init__(self, estimator, space, *, scoring=None, cv=5, n_jobs=1, refit=True,
+                 error_score=np.nan, return_train_score=False, pruner=None, storage=None,
+                 study_name=None, random_state=None, callbacks=(), verbose=0, budget=None,
+                 resource="epochs", n_trials=10, timeout=None):
+        self.estimator, self.space, self.scoring, self.cv = estimator, space, scoring, cv
+        self.n_jobs, self.refit, self.error_score = n_jobs, refit, error_score
+        self.return_train_score, self.pruner, self.storage = return_train_score, pruner, storage
+        self.study_name, self.random_state, self.callbacks = study_name, random_state, callbacks
+        self.verbose, self.budget, self.resource = verbose, budget, resource
+        self.n_trials, self.timeout = n_trials, timeout
+
+    def _make_sampler(self, seed):
+        """Independent uniform draws from the space."""
+        return optuna.samplers.RandomSampler(seed=seed)
+
+    def _plan(self, study, space):
+        """The budget is ``n_trials`` (the study's total)."""
+        return _check_n_trials(self.n_trials, space)
+
+
+#: sampler name -> (factory(seed), extra package it needs)
+SAMPLERS = {
+    "tpe": (lambda seed: optuna.samplers.TPESampler(seed=seed), None),
+    "gp": (lambda seed: optuna.samplers.GPSampler(seed=seed), "torch"),
+    "cmaes": (lambda seed: optuna.samplers.CmaEsSampler(seed=seed), "cmaes"),
+    "qmc": (lambda seed: optuna.samplers.QMCSampler(seed=seed), None),
+    "random": (lambda seed: optuna.samplers.RandomSampler(seed=seed), None),
+}
+
+
+def make_sampler(sampler, seed):
+    """An Optuna sampler from a name in :data:`SAMPLERS` or a sampler object."""
+    if isinstance(sampler, optuna.samplers.BaseSampler):
+        return sampler
+    if sampler not in SAMPLERS:
+        raise ConfigError("unknown sampler", key="sampler", value=sampler,
+                          allowed=", ".join(SAMPLERS) + " or an optuna sampler")
+    factory, package = SAMPLERS[sampler]
+    if package is not None:
+        import importlib.util
+
+        if importlib.util.find_spec(package) is None:
+            raise ConfigError(f"sampler {sampler!r} needs the {package!r} package",
+                              key="sampler", value=sampler, allowed=f"pip install {package}")
+    return factory(seed)
+
+
+class OptunaSearch(BaseSearch):
+    __doc__ = f"""Model-based search with an Optuna sampler (TPE by default).
+
+    Parameters
+    ----------{_COMMON}
+    n_trials : int, default=10
+        Total trials of the study (trials already in ``storage`` count).
+    timeout : float, default=None
+        Stop starting new trials after this many seconds.
+    sampler : {{"tpe", "gp", "cmaes", "qmc", "random"}} or optuna sampler, default="tpe"
+        TPE is multivariate with constant liar (Optuna 5 defaults); "gp" needs
+        torch and "cmaes" the cmaes package. A sampler object is used as is
+        (with several workers each gets a copy, reseeded).
+{_ATTRIBUTES}
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_iris
+    >>> from sklearn.linear_model import SGDClassifier
+    >>> X, y = load_iris(return_X_y=True)
+    >>> space = {{"parameters": {{"alpha": {{"type": "float", "low": 1e-5, "high": 1e-1,
+    ...                                      "log": True}}}}}}
+    >>> search = OptunaSearch(SGDClassifier(max_iter=5), space, n_trials=4, cv=3,
+    ...                       pruner="median", random_state=0).fit(X, y)
+    >>> sorted(search.best_params_)
+    ['alpha']
+    """
+
+    def __init__(self, estimator, space, *, scoring=None, cv=5, n_jobs=1, refit=True,
+                 error_score=np.nan, return_train_score=False, pruner=None, storage=None,
+                 study_name=None, random_state=None, callbacks=(), verbose=0, budget=None,
+                 resource="epochs", n_trials=10, timeout=None, sampler="tpe"):
+        self.estimator, self.space, self.scoring, self.cv = estimator, space, scoring, cv
+        self.n_jobs, self.refit, self.error_score = n_jobs, refit, error_score
+        self.return_train_score, self.pruner, self.storage = return_train_score, pruner, storage
+        self.study_name, self.random_state, self.callbacks = study_name, random_state, callbacks
+        self.verbose, self.budget, self.resource = verbose, budget, resource
+        self.n_trials, self.timeout, self.sampler = n_trials, timeout, sampler
+
+    def _make_sampler(self, seed):
+        """The chosen sampler, seeded per worker."""
+        sampler = make_sampler(self.sampler, seed)
+        if sampler is self.sampler and self.n_jobs != 1:
+            sampler.reseed_rng()  # copies sent to workers must not propose the same points
+        return sampler
+
+    def _plan(self, study, space):
+        """The budget is ``n_trials`` (the study's total)."""
+        return _check_n_trials(self.n_trials, space)

@@ -1,0 +1,385 @@
+"""Evaluate one trial: cross-validation folds trained in lockstep, epoch by epoch.
+
+:func:`evaluate_trial` is the Optuna objective of every driver. Per trial it
+
+1. asks the search space for the trial's raw parameters and resolves them into
+   estimator parameters;
+2. clones the estimator once per CV split and sets the parameters (a
+   :class:`~sklearn.pipeline.Pipeline` takes ``step__name`` keys);
+3. when the final estimator has ``partial_fit``: fits the preprocessing steps of a
+   pipeline once per fold (``fit_transform`` on the training split, ``transform``
+   on the validation split), then calls ``partial_fit`` (one epoch) on every fold
+   in turn, scores every validation split after each epoch, reports the mean
+   over folds to Optuna (``trial.report(mean, step)``) and stops when the pruner
+   says so or the epoch budget is spent;
+4. otherwise fits each fold once (no pruning).
+
+A failure (any exception, e.g. ``DivergenceError`` for a too large learning rate)
+is recorded on the trial (``fail_reason``, scores = ``error_score``) and the
+objective returns NaN, so Optuna marks the trial FAIL and the search goes on;
+with ``error_score="raise"`` the exception propagates.
+
+Examples
+--------
+>>> import optuna
+>>> from sklearn.datasets import load_iris
+>>> from sklearn.linear_model import SGDClassifier
+>>> from sklearn.metrics import check_scoring
+>>> from sklearn.model_selection import KFold
+>>> class Space:  # the SearchSpace protocol: suggest + resolve
+...     def suggest(self, trial):
+...         return {"alpha": trial.suggest_float("alpha", 1e-4, 1e-2, log=True)}
+...     def resolve(self, raw):
+...         return dict(raw)
+>>> X, y = load_iris(return_X_y=True)
+>>> est = SGDClassifier(max_iter=3, random_state=0)
+>>> task = TrialTask(estimator=est, X=X, y=y, space=Space(),
+...                  splits=list(KFold(3, shuffle=True, random_state=0).split(X)),
+...                  scorers={"score": check_scoring(est)}, classes=[0, 1, 2])
+>>> study = optuna.create_study(direction="maximize")
+>>> study.optimize(lambda t: evaluate_trial(t, task), n_trials=1)
+>>> study.trials[0].user_attrs["n_epochs"]
+3
+"""
+
+from __future__ import annotations
+
+import inspect
+import math
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import optuna
+from sklearn.base import clone
+from sklearn.metrics._scorer import _MultimetricScorer
+from sklearn.pipeline import Pipeline
+from sklearn.utils import _safe_indexing
+
+from tuner.search.callbacks import CallbackList
+from tuner.search.records import jsonable
+
+
+@dataclass
+class TrialTask:
+    """Everything a (possibly remote) worker needs to evaluate trials; picklable.
+
+    Attributes
+    ----------
+    estimator : estimator
+        The template cloned per fold.
+    X, y : array-like
+        The whole training data; folds are taken with ``splits``.
+    space : SearchSpace
+        Gives ``suggest(trial)`` (raw params) and ``resolve(raw)``.
+    splits : list of (train_indices, test_indices)
+        The CV splits, computed once in the driver.
+    scorers : dict
+        ``{metric: scorer}``; a single metric is named ``"score"``.
+    objective : str
+        The metric reported to the pruner and returned to Optuna.
+    classes : array-like or None
+        All class labels (passed as ``classes=`` to the first ``partial_fit``).
+    error_score : float or "raise"
+    return_train_score : bool
+    budget : tuple or None
+        ``(kind, value)`` with kind in ``epochs | updates | seconds``.
+    resource : {"epochs", "updates", "samples"}
+        The ``step`` given to ``trial.report``.
+    callbacks : CallbackList
+    n_samples : int or None
+        Number of samples in ``X`` (given to ``space.resolve`` when it takes it).
+    """
+
+    estimator: object
+    X: object
+    y: object
+    space: object
+    splits: list
+    scorers: dict
+    objective: str = "score"
+    classes: object = None
+    error_score: object = math.nan
+    return_train_score: bool = False
+    budget: tuple | None = None
+    resource: str = "epochs"
+    callbacks: CallbackList = field(default_factory=CallbackList)
+    n_samples: int | None = None
+
+
+def resolve_params(space, raw, n_samples=None):
+    """Estimator parameters of the raw point ``raw`` (``n_samples`` if ``resolve`` takes it)."""
+    if "n_samples" in inspect.signature(space.resolve).parameters:
+        return space.resolve(raw, n_samples=n_samples)
+    return space.resolve(raw)
+
+
+def suggest_raw(space, trial):
+    """The trial's raw point: ``space.suggest``, or the enqueued point for a union of grids."""
+    point = trial.user_attrs.get("grid_point")
+    if getattr(space, "members", None) is None or point is None:
+        return space.suggest(trial)
+    # A union (list of sklearn param grids) has no single distribution per name:
+    # record each enqueued value with a one-choice categorical distribution.
+    return {name: trial.suggest_categorical(name, [value]) for name, value in point.items()}
+
+
+def _batches_per_epoch(estimator, n_train):
+    """Weight updates per epoch implied by ``batch_size`` (1 sample per update without it)."""
+    batch = estimator.get_params().get("batch_size", 1)
+    if batch == "auto":
+        batch = min(200, n_train)
+    elif batch in (None, "full"):
+        batch = n_train
+    return math.ceil(n_train / max(1, min(int(batch), n_train)))
+
+
+class _Fold:
+    """One CV split: the cloned model, its (preprocessed) data, epochs and timings."""
+
+    def __init__(self, model, X_train, y_train, X_test=None, y_test=None):
+        self.model = model
+        self.final = model.steps[-1][1] if isinstance(model, Pipeline) else model
+        self.incremental = hasattr(self.final, "partial_fit")
+        self.X_train, self.y_train, self.X_test, self.y_test = X_train, y_train, X_test, y_test
+        self.n_train = len(y_train) if y_train is not None else len(X_train)
+        self.fit_time = self.score_time = 0.0
+        self.epochs = 0
+
+    @classmethod
+    def from_task(cls, task, params, train, test):
+        """Clone the task's estimator with ``params`` on one split."""
+        model = clone(task.estimator).set_params(**params)
+        y = task.y
+        return cls(model, _safe_indexing(task.X, train), None if y is None else y[train],
+                   _safe_indexing(task.X, test), None if y is None else y[test])
+
+    def preprocess(self):
+        """Fit a pipeline's preceding steps once; keep the transformed splits."""
+        if self.incremental and isinstance(self.model, Pipeline) and len(self.model) > 1:
+            start = time.perf_counter()
+            head = self.model[:-1]
+            self.X_train = head.fit_transform(self.X_train, self.y_train)
+            if self.X_test is not None:
+                self.X_test = head.transform(self.X_test)
+            self.fit_time += time.perf_counter() - start
+
+    def train_epoch(self, classes):
+        """One ``partial_fit`` call (= one epoch); ``classes`` on the first call."""
+        kwargs = {"classes": classes} if self.epochs == 0 and classes is not None else {}
+        start = time.perf_counter()
+        self.final.partial_fit(self.X_train, self.y_train, **kwargs)
+        self.fit_time += time.perf_counter() - start
+        self.epochs += 1
+
+    def fit_once(self):
+        """Fit the whole model once (estimators without ``partial_fit``)."""
+        start = time.perf_counter()
+        self.model.fit(self.X_train, self.y_train)
+        self.fit_time += time.perf_counter() - start
+        self.epochs = 1
+
+    def score(self, scorers, *, train=False):
+        """``{metric: score}`` on the validation (or training) split; timed for validation."""
+        est = self.final if self.incremental else self.model
+        X, y = (self.X_train, self.y_train) if train else (self.X_test, self.y_test)
+        start = time.perf_counter()
+        scores = _MultimetricScorer(scorers=scorers, raise_exc=True)(est, X, y)
+        if not train:
+            self.score_time += time.perf_counter() - start
+        return {name: float(value) for name, value in scores.items()}
+
+    @property
+    def n_updates(self):
+        """Weight updates so far: ``n_updates_`` when the estimator has it, else computed."""
+        n = getattr(self.final, "n_updates_", None)
+        if n is not None:
+            return int(n)
+        return self.epochs * _batches_per_epoch(self.final, self.n_train)
+
+
+@dataclass
+class _Progress:
+    """What a trial has produced so far (kept when it fails midway)."""
+
+    folds: list = field(default_factory=list)
+    history: list = field(default_factory=list)
+    test_scores: list = field(default_factory=list)
+    state: str = "complete"
+
+    def mean_of(self, attr):
+        """Mean over folds of an integer fold attribute."""
+        return int(round(float(np.mean([getattr(f, attr) for f in self.folds])))) \
+            if self.folds else 0
+
+
+def _epoch_limit(task, estimator):
+    """Epochs to train unless another budget stops first (None: until the updates budget)."""
+    kind, value = task.budget or (None, None)
+    if kind == "epochs":
+        return int(value)
+    if kind == "updates":
+        return None
+    max_iter = estimator.get_params().get("max_iter")
+    return int(max_iter) if max_iter else 1
+
+
+def _budget_spent(task, progress, limit):
+    """True when the trial has used its budget (epochs, updates or fit seconds)."""
+    kind, value = task.budget or (None, None)
+    if kind == "updates":
+        return progress.mean_of("n_updates") >= value
+    if kind == "seconds" and sum(f.fit_time for f in progress.folds) >= value:
+        return True
+    return progress.folds[0].epochs >= limit
+
+
+def _step(task, progress):
+    """The step reported to the pruner: epochs, weight updates or samples seen."""
+    if task.resource == "updates":
+        return progress.mean_of("n_updates")
+    if task.resource == "samples":
+        return progress.mean_of("n_train") * progress.folds[0].epochs
+    return progress.folds[0].epochs
+
+
+def _epoch_metrics(task, progress, scores):
+    """Per-epoch metrics: fold scores, their mean and std, training loss, counters."""
+    metrics = {"epoch": progress.folds[0].epochs}
+    for name in task.scorers:
+        values = [s[name] for s in scores]
+        metrics[f"mean_test_{name}"] = float(np.mean(values))
+        metrics[f"std_test_{name}"] = float(np.std(values))
+        for k, value in enumerate(values):
+            metrics[f"split{k}_test_{name}"] = value
+    metrics["mean_test_score"] = metrics[f"mean_test_{task.objective}"]
+    losses = [getattr(f.final, "loss_", None) for f in progress.folds]
+    if all(loss is not None for loss in losses):
+        metrics["train_loss"] = float(np.mean(losses))
+    metrics["n_updates"] = progress.mean_of("n_updates")
+    metrics["n_samples_seen"] = progress.mean_of("n_train") * progress.folds[0].epochs
+    metrics["fit_time"] = float(sum(f.fit_time for f in progress.folds))
+    return metrics
+
+
+def _after_epoch(trial, task, progress):
+    """Score every fold, record the epoch's metrics and tell the callbacks."""
+    progress.test_scores = [fold.score(task.scorers) for fold in progress.folds]
+    metrics = _epoch_metrics(task, progress, progress.test_scores)
+    progress.history.append(metrics)
+    task.callbacks.on_epoch(trial.number, metrics["epoch"], metrics)
+    return metrics["mean_test_score"]
+
+
+def _train(trial, task, progress):
+    """Fit once, or train every fold one epoch at a time until budget or pruning."""
+    folds = progress.folds
+    if not folds[0].incremental:
+        for fold in folds:
+            fold.fit_once()
+        _after_epoch(trial, task, progress)
+        return
+    for fold in folds:
+        fold.preprocess()
+    limit = _epoch_limit(task, folds[0].final)
+    while True:
+        for fold in folds:
+            fold.train_epoch(task.classes)
+        value = _after_epoch(trial, task, progress)
+        trial.report(value, step=_step(task, progress))
+        if _budget_spent(task, progress, limit):
+            return
+        if trial.should_prune():
+            progress.state = "pruned"
+            return
+
+
+def _store(trial, task, progress, split_test, fail_reason=None):
+    """Write the trial's results as Optuna user attributes (see ``records.ATTRS``)."""
+    n_splits = len(task.splits)
+    fit_times = [f.fit_time for f in progress.folds] + [math.nan] * n_splits
+    score_times = [f.score_time for f in progress.folds] + [math.nan] * n_splits
+    attrs = {
+        "split_test_scores": split_test,
+        "fit_times": fit_times[:n_splits], "score_times": score_times[:n_splits],
+        "n_epochs": progress.folds[0].epochs if progress.folds else 0,
+        "n_updates": progress.mean_of("n_updates"),
+        "n_samples_seen": progress.mean_of("n_train") * (
+            progress.folds[0].epochs if progress.folds else 0),
+        "history": progress.history,
+    }
+    if task.return_train_score and fail_reason is None:
+        train = [fold.score(task.scorers, train=True) for fold in progress.folds]
+        attrs["split_train_scores"] = {m: [s[m] for s in train] for m in task.scorers}
+    if fail_reason is not None:
+        attrs["fail_reason"] = fail_reason
+    for key, value in attrs.items():
+        trial.set_user_attr(key, jsonable(value))
+
+
+def _failure(trial, task, progress, reason):
+    """Record a failed trial (scores = ``error_score``) and return NaN so Optuna marks FAIL."""
+    score = float(task.error_score)
+    split_test = {m: [score] * len(task.splits) for m in task.scorers}
+    if task.return_train_score:
+        trial.set_user_attr("split_train_scores", jsonable(split_test))
+    _store(trial, task, progress, split_test, fail_reason=reason)
+    return math.nan
+
+
+def evaluate_trial(trial, task):
+    """Optuna objective: cross-validate one trial's parameters epoch by epoch.
+
+    Parameters
+    ----------
+    trial : optuna.Trial
+        The trial; its parameters come from ``task.space.suggest(trial)``.
+    task : TrialTask
+        Estimator, data, splits, scorers, budget and callbacks.
+
+    Returns
+    -------
+    float
+        Mean validation score of ``task.objective`` at the last epoch, or NaN
+        for a failed trial (Optuna then records the trial as FAIL).
+
+    Raises
+    ------
+    optuna.TrialPruned
+        When the pruner stopped the trial (its last scores are recorded).
+    Exception
+        Whatever the fit raised, only when ``task.error_score == "raise"``.
+    """
+    params = resolve_params(task.space, suggest_raw(task.space, trial), task.n_samples)
+    trial.set_user_attr("params", jsonable(params))
+    progress = _Progress()
+    try:
+        progress.folds = [_Fold.from_task(task, params, tr, te) for tr, te in task.splits]
+        _train(trial, task, progress)
+    except Exception as exc:
+        if task.error_score == "raise":
+            raise
+        return _failure(trial, task, progress, f"{type(exc).__name__}: {exc}")
+    split_test = {m: [s[m] for s in progress.test_scores] for m in task.scorers}
+    value = float(np.mean(split_test[task.objective]))
+    if not math.isfinite(value):
+        return _failure(trial, task, progress, "non-finite validation score")
+    _store(trial, task, progress, split_test)
+    if progress.state == "pruned":
+        raise optuna.TrialPruned(f"pruned after epoch {progress.folds[0].epochs}")
+    return value
+
+
+def refit_incremental(model, X, y, *, n_epochs, classes=None):
+    """Train ``model`` like a trial does (preprocess once, ``n_epochs`` partial_fit calls).
+
+    Falls back to ``model.fit(X, y)`` when the final estimator has no ``partial_fit``.
+    Returns the fitted model.
+    """
+    fold = _Fold(model, X, y)
+    if not fold.incremental:
+        return model.fit(X, y)
+    fold.preprocess()
+    for _ in range(max(1, int(n_epochs))):
+        fold.train_epoch(classes)
+    return model

@@ -1,0 +1,174 @@
+"""Run a study's trials in this process or in worker processes sharing one storage.
+
+Trials run in processes, not threads (numpy training loops hold the GIL). Each
+worker process loads the study from the shared storage with its own sampler
+(seeded from the search's ``random_state`` and the worker index), pins BLAS to
+one thread (``threadpoolctl``) and calls ``study.optimize`` with
+
+- ``MaxTrialsCallback(n_trials, states=(COMPLETE, PRUNED, FAIL, RUNNING))``: the
+  study-wide cap (``n_trials`` of ``optimize`` only counts per process), and
+- a ticket gate: a shared counter, decremented before each new trial is asked
+  for, so that worker processes started by one search run exactly the remaining
+  budget, never one more (``MaxTrialsCallback`` alone can overshoot when two
+  workers finish at the same moment).
+
+Examples
+--------
+>>> import optuna
+>>> study = optuna.create_study()
+>>> _ = study.enqueue_trial({"x": 1.0})
+>>> study.ask()  # doctest: +ELLIPSIS
+<optuna.trial._trial.Trial object at ...>
+>>> counted_trials(study)
+1
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+from concurrent.futures import FIRST_EXCEPTION, ProcessPoolExecutor, wait
+from dataclasses import dataclass
+from functools import partial
+
+import optuna
+from optuna.study import MaxTrialsCallback
+from optuna.trial import TrialState
+from threadpoolctl import threadpool_limits
+
+from tuner.search.evaluate import TrialTask, evaluate_trial, resolve_params
+from tuner.search.records import TrialRecord
+
+#: Trial states that use up the budget (WAITING = enqueued, not started yet).
+COUNTED = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL, TrialState.RUNNING)
+
+_TICKETS = None  # multiprocessing.Value shared by the workers of one search
+
+
+def counted_trials(study):
+    """Number of trials of ``study`` that count towards its budget."""
+    return len(study.get_trials(deepcopy=False, states=COUNTED))
+
+
+@dataclass
+class WorkerJob:
+    """What one worker needs: the task, where the study lives, its sampler and limits."""
+
+    task: TrialTask
+    storage: object
+    study_name: str
+    sampler: object
+    pruner: object
+    n_trials: int
+    timeout: float | None = None
+    verbosity: int = optuna.logging.WARNING
+
+
+class _TrialEnd:
+    """Optuna study callback: hand each finished trial to the search callbacks."""
+
+    def __init__(self, task, *, progress=False):
+        self.task, self.progress = task, progress
+
+    def __call__(self, study, frozen_trial):
+        try:
+            params = resolve_params(self.task.space, frozen_trial.params, self.task.n_samples)
+        except Exception:  # a trial whose suggest failed has incomplete params
+            params = None
+        record = TrialRecord.from_trial(frozen_trial, params=params, metric=self.task.objective,
+                                        study_name=study.study_name)
+        self.task.callbacks.on_trial_end(record)
+        if self.progress:
+            self.task.callbacks.on_progress(study)
+
+
+def _take_ticket():
+    """Take one trial ticket from the shared counter; False when none is left."""
+    if _TICKETS is None:
+        return True
+    with _TICKETS.get_lock():
+        if _TICKETS.value <= 0:
+            return False
+        _TICKETS.value -= 1
+        return True
+
+
+class _TicketGate:
+    """Optuna study callback: stop this worker when the search's tickets are used up."""
+
+    def __call__(self, study, frozen_trial):
+        if not _take_ticket():
+            study.stop()
+
+
+def _optimize(study, job, n_trials, extra_callbacks=(), progress=False):
+    """``study.optimize`` with the evaluator, the study-wide cap and one BLAS thread."""
+    callbacks = [_TrialEnd(job.task, progress=progress),
+                 MaxTrialsCallback(job.n_trials, states=COUNTED), *extra_callbacks]
+    with threadpool_limits(limits=1):
+        study.optimize(partial(evaluate_trial, task=job.task), n_trials=n_trials,
+                       timeout=job.timeout, callbacks=callbacks, catch=())
+
+
+def run_in_process(study, job):
+    """Run the remaining budget of ``study`` here (``n_jobs=1``); returns trials started."""
+    remaining = job.n_trials - counted_trials(study)
+    if remaining > 0:
+        _optimize(study, job, remaining, progress=True)
+    return max(remaining, 0)
+
+
+def _init_worker(tickets):
+    """Process-pool initializer: keep the shared ticket counter."""
+    global _TICKETS
+    _TICKETS = tickets
+
+
+def _worker_main(job):
+    """Entry point of a worker process: load the study and run trials while tickets last."""
+    optuna.logging.set_verbosity(job.verbosity)
+    study = optuna.load_study(study_name=job.study_name, storage=job.storage,
+                              sampler=job.sampler, pruner=job.pruner)
+    if not _take_ticket():
+        return 0
+    _optimize(study, job, job.n_trials, extra_callbacks=(_TicketGate(),))
+    return 1
+
+
+def run_workers(study, jobs, *, on_progress=None, poll_interval=1.0):
+    """Run the remaining budget of ``study`` in ``len(jobs)`` spawned worker processes.
+
+    Parameters
+    ----------
+    study : optuna.Study
+        The study, in a storage the workers can open (journal file or database).
+    jobs : list of WorkerJob
+        One per worker (each with its own sampler seed).
+    on_progress : callable, optional
+        Called with ``study`` about every ``poll_interval`` seconds while workers run.
+    poll_interval : float
+        Seconds between progress calls.
+
+    Returns
+    -------
+    int
+        Number of trials the workers were allowed to start.
+    """
+    remaining = jobs[0].n_trials - counted_trials(study)
+    if remaining <= 0:
+        return 0
+    ctx = multiprocessing.get_context("spawn")
+    tickets = ctx.Value("i", remaining)
+    with ProcessPoolExecutor(len(jobs), mp_context=ctx, initializer=_init_worker,
+                             initargs=(tickets,)) as pool:
+        futures = [pool.submit(_worker_main, job) for job in jobs]
+        pending = set(futures)
+        while pending:
+            done, pending = wait(pending, timeout=poll_interval, return_when=FIRST_EXCEPTION)
+            if any(f.exception() is not None for f in done):
+                with tickets.get_lock():  # let the other workers stop after their trial
+                    tickets.value = 0
+            if on_progress is not None:
+                on_progress(study)
+    for future in futures:
+        future.result()
+    return remaining

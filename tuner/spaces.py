@@ -1,0 +1,376 @@
+"""Search spaces: one YAML file (or dict) drives grid, random and Optuna search.
+
+A space lists parameters by kind::
+
+    description: free text
+    parameters:
+      learning_rate_init: {type: float, low: 1.0e-4, high: 0.1, log: true,
+                           scale_with: batch_size, rule: sqrt, reference: 256}
+      batch_size: {type: int, low: 16, high: 512, base: 2}     # powers of two
+      max_iter: {type: int, low: 5, high: 100, grid: [10, 30, 100]}
+      dropout: {type: float, low: 0.0, high: 0.5, n_points: 3}
+      solver: {type: categorical, choices: [sgd, adam]}
+      momentum: {type: float, low: 0.5, high: 0.99, when: {solver: sgd}}
+      hidden_layer_sizes: {type: categorical, choices: [[64], [128, 64]]}
+      alpha: {type: fixed, value: 1.0e-4}
+
+Design decisions
+----------------
+* **Raw vs resolved.** ``suggest``, ``sample`` and ``grid`` return *raw* points:
+  exactly what Optuna stores in ``trial.params`` (None/bool/int/float/str), so
+  an enqueued grid point reproduces itself. ``resolve`` turns a raw point into
+  estimator parameters: lists decoded to tuples, derived values applied, fixed
+  values added.
+* **Powers of two** (``base: 2``) are suggested with ``suggest_categorical``
+  over the ascending powers. The stored value is the batch size itself (64 is
+  shown as 64 in ``trial.params``, ``cv_results_`` and the MLflow UI) and every
+  grid point enqueues exactly. A hidden exponent would show 6 instead of 64,
+  and ``suggest_int(log=True)`` cannot be restricted to powers. TPE models a
+  categorical by per-choice weights from the good trials, which for the
+  handful of powers in a batch-size range (6 for 16..512) learns as fast as an
+  ordinal model; samplers that rely on distances (CMA-ES, QMC) treat the
+  parameter with their independent fallback sampler.
+* **Grid discretisation.** A range without ``grid:`` gives ``n_points``
+  values (default 3, ``DEFAULT_N_POINTS``) spread linearly, or geometrically
+  when ``log: true``; integer values are rounded and de-duplicated, ``step``
+  ranges stay on their lattice, ``base`` ranges give all the powers.
+  ``grid:`` values must lie inside the distribution ``suggest`` uses.
+* **Conditions.** ``when: {solver: sgd}`` or ``when: {solver: [sgd, rmsprop]}``
+  (several keys must all hold; values are compared with the parent's raw
+  values). A parameter whose condition fails is absent from the point; in the
+  grid it multiplies only the branches where it holds.
+* **Derived values** (no expressions): a float with ``scale_with: batch_size``
+  is a base value at the ``reference`` batch size (default 256); ``resolve``
+  returns ``base * B / reference`` (``rule: linear``, the default) or
+  ``base * sqrt(B / reference)`` (``rule: sqrt``), where B is the effective
+  batch size: ``"full"`` is n_samples, ``"auto"`` is min(200, n_samples) and
+  ints are clipped to n_samples when it is given.
+* **Lists** (e.g. ``hidden_layer_sizes``) are stored as strings such as
+  ``"(128, 64)"`` and decoded by looking them up among the choices.
+* **sklearn input.** A ``param_grid`` / ``param_distributions`` mapping becomes
+  categorical parameters (sorted like ``ParameterGrid``); scipy.stats
+  ``loguniform``, ``uniform`` and ``randint`` become float-log, float and int
+  ranges. A *list* of param grids is a union of sub-grids: it supports
+  ``grid()`` and ``resolve()``; ``suggest`` and ``sample`` raise
+  SearchSpaceError (a union has no single distribution per name).
+* A bare name such as ``"mlp_default"`` loads ``search_spaces/mlp_default.yaml``
+  from the repository (next to ``tuner/``), else from ``./search_spaces``.
+"""
+
+import numpy as np
+
+from tuner._space_io import available_spaces, parse_object, read_space_file
+from tuner._space_kinds import check_references, dependency_order, make_param
+from tuner._space_params import DEFAULT_N_POINTS, did_you_mean
+from tuner.errors import SearchSpaceError
+
+__all__ = ["DEFAULT_N_POINTS", "SearchSpace", "SearchSpaceUnion", "available_spaces"]
+
+DEFAULT_MAX_GRID_SIZE = 10_000
+
+
+class SearchSpace:
+    """Parameters to tune, their kinds, conditions and derived values.
+
+    Parameters
+    ----------
+    parameters : dict
+        Parameter name -> spec mapping (see the module docstring), in order.
+    description : str, default=""
+        Free text.
+    source : str, default="<dict>"
+        Where the space came from; named in every error message.
+
+    Examples
+    --------
+    >>> space = SearchSpace({"batch_size": {"type": "int", "low": 16, "high": 64, "base": 2},
+    ...                      "learning_rate_init": {"type": "float", "low": 0.01, "high": 0.1,
+    ...                                             "scale_with": "batch_size"}})
+    >>> space.grid()[0]
+    {'batch_size': 16, 'learning_rate_init': 0.01}
+    >>> space.resolve({"batch_size": 64, "learning_rate_init": 0.1})
+    {'batch_size': 64, 'learning_rate_init': 0.025}
+    """
+
+    def __init__(self, parameters, *, description="", source="<dict>"):
+        self.description, self.source = description, source
+        self._params = {str(name): make_param(str(name), spec, source)
+                        for name, spec in parameters.items()}
+        check_references(self._params)
+        self._order = dependency_order(self._params)
+
+    @classmethod
+    def load(cls, obj, *, source=None):
+        """Build a space from a SearchSpace, a YAML path or shipped name, or a mapping.
+
+        Parameters
+        ----------
+        obj : SearchSpace, str, pathlib.Path, dict or list of dict
+            Our dict format, an sklearn ``param_grid`` (a dict of lists, or a
+            list of such dicts: a union of sub-grids) or ``param_distributions``.
+        source : str, optional
+            Name used in error messages for in-memory objects.
+
+        Examples
+        --------
+        >>> SearchSpace.load({"alpha": [1e-4, 1e-3]}).grid()
+        [{'alpha': 0.0001}, {'alpha': 0.001}]
+        """
+        if isinstance(obj, SearchSpace):
+            return obj
+        if isinstance(obj, str) or hasattr(obj, "__fspath__"):
+            obj, source = read_space_file(obj)
+        source = source or "<dict>"
+        description, specs = parse_object(obj, source)
+        if isinstance(specs, list):
+            members = [SearchSpace(member, source=source) for member in specs]
+            if len(members) == 1:
+                return SearchSpace(specs[0], description=description, source=source)
+            return SearchSpaceUnion(members, description=description, source=source)
+        return SearchSpace(specs, description=description, source=source)
+
+    @property
+    def names(self):
+        """Tunable parameter names, in file order (fixed values excluded)."""
+        return [name for name, param in self._params.items() if param.tunable]
+
+    def __contains__(self, name):
+        return name in self._params
+
+    def __eq__(self, other):
+        return type(self) is type(other) and self.to_dict() == other.to_dict()
+
+    __hash__ = None
+
+    def __repr__(self):
+        width = max(map(len, self._params), default=0)
+        lines = [f"  {name:<{width}}  {param.describe()}" for name, param in
+                 self._params.items()]
+        head = f"SearchSpace({self.source!r}, {len(self.names)} tunable parameters"
+        return "\n".join([head + (":" if lines else ")"), *lines]) + (")" if lines else "")
+
+    def _get(self, name):
+        """The parameter object of `name`, or a SearchSpaceError with a suggestion."""
+        if name not in self._params:
+            raise SearchSpaceError(f"unknown parameter{did_you_mean(name, self._params)}",
+                                   source=self.source, key=str(name),
+                                   allowed=", ".join(self._params))
+        return self._params[name]
+
+    def _draw(self, draw):
+        """Walk parameters in dependency order, drawing each active tunable one."""
+        context, raw = {}, {}
+        for name in self._order:
+            param = self._params[name]
+            if not param.holds(context):
+                continue
+            if param.tunable:
+                raw[name] = context[name] = draw(param)
+            else:
+                context[name] = param.raw
+        return {name: raw[name] for name in self._params if name in raw}
+
+    def suggest(self, trial):
+        """Ask an Optuna trial for a raw point (conditional parameters only when active).
+
+        Examples
+        --------
+        >>> import optuna
+        >>> space = SearchSpace.load({"solver": ["sgd", "adam"]})
+        >>> study = optuna.create_study()
+        >>> study.enqueue_trial({"solver": "adam"})
+        >>> space.suggest(study.ask())
+        {'solver': 'adam'}
+        """
+        return self._draw(lambda param: param.suggest(trial))
+
+    def sample(self, rng=None):
+        """Draw a raw point with numpy (a Generator, a RandomState, a seed or None).
+
+        Examples
+        --------
+        >>> space = SearchSpace.load({"batch_size": {"type": "int", "low": 16, "high": 512,
+        ...                                          "base": 2}})
+        >>> space.sample(0)["batch_size"] in (16, 32, 64, 128, 256, 512)
+        True
+        """
+        if rng is None or isinstance(rng, int | np.integer):
+            rng = np.random.default_rng(rng)
+        return self._draw(lambda param: param.sample(rng))
+
+    def grid(self, *, max_grid_size=DEFAULT_MAX_GRID_SIZE):
+        """Every raw grid point; a conditional parameter multiplies only its active branches.
+
+        Examples
+        --------
+        >>> space = SearchSpace.load({"parameters": {
+        ...     "solver": {"type": "categorical", "choices": ["sgd", "adam"]},
+        ...     "momentum": {"type": "float", "low": 0.5, "high": 0.9, "n_points": 2,
+        ...                  "when": {"solver": "sgd"}}}})
+        >>> space.grid()
+        [{'solver': 'sgd', 'momentum': 0.5}, {'solver': 'sgd', 'momentum': 0.9}, {'solver': 'adam'}]
+        """
+        points = [{}]
+        for name in self._order:
+            param, expanded = self._params[name], []
+            for point in points:
+                if not param.holds(point):
+                    expanded.append(point)
+                elif not param.tunable:
+                    expanded.append({**point, name: param.raw})
+                else:
+                    expanded.extend({**point, name: value} for value in param.grid_values())
+                if len(expanded) > max_grid_size:
+                    raise SearchSpaceError(
+                        f"grid has more than {max_grid_size} points", source=self.source,
+                        key=name, allowed="give shorter 'grid' lists, smaller n_points or "
+                        "a larger max_grid_size")
+            points = expanded
+        names = self.names
+        return [{name: point[name] for name in names if name in point} for point in points]
+
+    def resolve(self, raw, *, n_samples=None):
+        """Estimator parameters of a raw point: decode tuples, apply derived rules, add fixed.
+
+        Parameters whose ``when`` condition fails (fixed ones included) are left out.
+
+        Parameters
+        ----------
+        raw : dict
+            A raw point (from ``suggest``, ``sample``, ``grid`` or ``trial.params``).
+        n_samples : int, optional
+            Training-set size; needed when a derived value scales with a
+            ``"full"`` or ``"auto"`` batch size (and used to clip larger ones).
+
+        Examples
+        --------
+        >>> space = SearchSpace.load("lr_batch_coupled")
+        >>> space.resolve({"batch_size": 512, "learning_rate_init": 0.01})["learning_rate_init"]
+        0.02
+        """
+        for name in raw:
+            if not self._get(name).tunable:
+                raise SearchSpaceError("not a tunable parameter", source=self.source,
+                                       key=str(name), allowed=", ".join(self.names))
+        context, values = {}, {}
+        for name in self._order:
+            param = self._params[name]
+            if not param.holds(context) or (param.tunable and name not in raw):
+                continue
+            context[name] = raw[name] if param.tunable else param.raw
+            values[name] = param.decode(context[name])
+        for name, value in list(values.items()):
+            target = getattr(self._params[name], "scale_with", None)
+            if target is not None:
+                values[name] = self._params[name].scale(value, values.get(target), n_samples)
+        return {name: values[name] for name in self._params if name in values}
+
+    def upper_bound(self, name):
+        """Largest value a numeric parameter can take (e.g. the most epochs).
+
+        Examples
+        --------
+        >>> SearchSpace.load("mlp_default").upper_bound("max_iter")
+        100
+        """
+        return self._get(name).upper_bound()
+
+    def to_dict(self):
+        """A YAML-able mapping that ``SearchSpace.load`` turns back into an equal space.
+
+        Examples
+        --------
+        >>> space = SearchSpace.load("optimizers")
+        >>> SearchSpace.load(space.to_dict()) == space
+        True
+        """
+        return {"description": self.description,
+                "parameters": {name: param.to_dict() for name, param in self._params.items()}}
+
+    def replace(self, name, **spec):
+        """A copy with one parameter's spec updated (or added, given a full spec).
+
+        Keys given are merged into the old spec; a key given as None is removed
+        (pass ``grid=None`` when the new range no longer holds the old grid).
+        Giving a different ``type`` replaces the spec wholesale.
+
+        Examples
+        --------
+        >>> space = SearchSpace.load("mlp_default")
+        >>> space.replace("learning_rate_init", low=1e-3, grid=None).upper_bound(
+        ...     "learning_rate_init")
+        0.1
+        """
+        specs = {n: p.to_dict() for n, p in self._params.items()}
+        old = specs.get(name, {})
+        merged = {**old, **spec} if spec.get("type", old.get("type")) == old.get("type") else spec
+        specs[name] = {k: v for k, v in merged.items() if v is not None or k == "value"}
+        return SearchSpace(specs, description=self.description, source=self.source)
+
+
+class SearchSpaceUnion(SearchSpace):
+    """A union of sub-spaces (an sklearn list of param grids): grid search only.
+
+    Examples
+    --------
+    >>> union = SearchSpace.load([{"kernel": ["linear"]}, {"kernel": ["rbf"], "gamma": [1, 2]}])
+    >>> union.grid()
+    [{'kernel': 'linear'}, {'gamma': 1, 'kernel': 'rbf'}, {'gamma': 2, 'kernel': 'rbf'}]
+    """
+
+    def __init__(self, members, *, description="", source="<dict>"):
+        self.description, self.source, self.members = description, source, list(members)
+        self._params = {}
+        for member in self.members:
+            self._params.update({n: p for n, p in member._params.items() if n not in self._params})
+        self._order = list(self._params)
+
+    def _unsupported(self, *_args, **_kwargs):
+        """Raise: a union has no single distribution per parameter."""
+        raise SearchSpaceError("a list of param grids (a union of sub-grids) supports grid "
+                               "search only", source=self.source, key="union",
+                               allowed="GridSearch, or one dict of lists / distributions")
+
+    suggest = sample = _unsupported
+
+    def grid(self, *, max_grid_size=DEFAULT_MAX_GRID_SIZE):
+        """The concatenated grids of the members, in order (like ParameterGrid)."""
+        points = []
+        for member in self.members:
+            points.extend(member.grid(max_grid_size=max_grid_size))
+            if len(points) > max_grid_size:
+                raise SearchSpaceError(f"grid has more than {max_grid_size} points",
+                                       source=self.source, key="union",
+                                       allowed="fewer sub-grid points or a larger max_grid_size")
+        return points
+
+    def resolve(self, raw, *, n_samples=None):
+        """Resolve with the first member that accepts the raw point."""
+        for member in self.members:
+            if set(raw) <= set(member.names):
+                try:
+                    return member.resolve(raw, n_samples=n_samples)
+                except SearchSpaceError:
+                    continue
+        raise SearchSpaceError("point belongs to no sub-grid", source=self.source,
+                               key="union", value=raw)
+
+    def upper_bound(self, name):
+        """Largest value over the members that have the parameter."""
+        self._get(name)
+        return max(m.upper_bound(name) for m in self.members if name in m)
+
+    def to_dict(self):
+        """``{"description": ..., "union": [{"parameters": ...}, ...]}``."""
+        return {"description": self.description,
+                "union": [{"parameters": m.to_dict()["parameters"]} for m in self.members]}
+
+    def replace(self, name, **spec):
+        """Replace the parameter in every member that has it."""
+        self._get(name)
+        members = [m.replace(name, **spec) if name in m else m for m in self.members]
+        return SearchSpaceUnion(members, description=self.description, source=self.source)
+
+    def __repr__(self):
+        parts = "\n".join("  | " + repr(m).replace("\n", "\n    ") for m in self.members)
+        return f"SearchSpaceUnion({self.source!r}, {len(self.members)} sub-grids:\n{parts})"
