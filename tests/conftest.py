@@ -43,3 +43,41 @@ def requires_or_ci(condition, reason):
 def require():
     """The :func:`requires_or_ci` helper as a fixture (for test modules in sub-packages)."""
     return requires_or_ci
+
+
+@pytest.fixture(scope="session")
+def tracked_search(tmp_path_factory):
+    """A real, tiny, tracked grid search: 2 complete, 1 pruned and 1 failed trial.
+
+    Grid points run in file order: learning rates 0.02 and 0.01 complete their
+    6 epochs; 1e-5 barely learns and is pruned at epoch 2 (median pruner, 2
+    start-up trials, 2 warm-up steps); -1.0 is rejected by the estimator, so
+    that trial fails with a reason. The MLflow store lives in a temporary folder.
+    """
+    import warnings
+    from types import SimpleNamespace
+
+    import optuna
+    from sklearn.datasets import load_digits
+
+    from tuner.estimators import MLPClassifier
+    from tuner.search import GridSearch
+    from tuner.tracking import MLflowTracker
+
+    folder = tmp_path_factory.mktemp("mlflow")
+    uri = f"sqlite:///{folder / 'mlflow.db'}"
+    X, y = load_digits(return_X_y=True)
+    X, y = X[:360] / 16.0, y[:360]
+    tracker = MLflowTracker(uri, context={"dataset": "digits", "n_samples": 360,
+                                          "n_features": 64})
+    tracker.client.search_experiments()  # create the store before the search starts
+    search = GridSearch(
+        MLPClassifier(hidden_layer_sizes=(16,), max_iter=6, random_state=0),
+        {"learning_rate_init": [0.02, 0.01, 1e-5, -1.0]}, cv=3, random_state=0,
+        pruner=optuna.pruners.MedianPruner(n_startup_trials=2, n_warmup_steps=2),
+        callbacks=[tracker], study_name="tiny-grid")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        search.fit(X, y)
+    return SimpleNamespace(uri=uri, folder=folder, tracker=tracker, search=search,
+                           study=search.study_, X=X, y=y)

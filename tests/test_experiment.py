@@ -157,9 +157,29 @@ def test_load_experiment_missing_file(tmp_path):
         load_experiment(tmp_path / "nope.yaml")
 
 
-def test_load_experiment_grid_driver_rejects_sampler(tmp_path):
-    text = error_of(tmp_path, {**BASE, "driver": {"type": "grid", "sampler": "gp"}})
-    assert "driver.sampler: the grid driver chooses its own sampler" in text
+@pytest.mark.parametrize(("key", "value"), [("sampler", "gp"), ("n_trials", 3),
+                                            ("timeout", 10)])
+def test_load_experiment_grid_driver_rejects_trial_options(tmp_path, key, value):
+    text = error_of(tmp_path, {**BASE, "driver": {"type": "grid", key: value}})
+    assert f"driver.{key}: the grid driver runs every grid point once" in text
+
+
+def test_load_experiment_random_driver_rejects_sampler(tmp_path):
+    text = error_of(tmp_path, {**BASE, "driver": {"type": "random", "sampler": "gp"}})
+    assert "driver.sampler: the random driver chooses its own sampler" in text
+
+
+@pytest.mark.parametrize("budget", [{"epochs": 0}, {"epochs": 3, "updates": 5}, {}])
+def test_load_experiment_budget_needs_one_positive_value(tmp_path, budget):
+    text = error_of(tmp_path, {**BASE, "driver": {"type": "random", "budget": budget}})
+    assert "driver.budget: give one positive budget per trial" in text
+
+
+def test_driver_budget_arg_keeps_ints():
+    cfg = validate_experiment({**BASE, "driver": {"type": "random", "budget": {"updates": 500}}})
+    assert cfg.driver.budget_arg() == {"updates": 500}
+    cfg = validate_experiment({**BASE, "driver": {"type": "random", "budget": {"seconds": 2}}})
+    assert cfg.driver.budget_arg() == {"seconds": 2.0}
 
 
 def test_load_experiment_bad_name(tmp_path):

@@ -1,14 +1,161 @@
-"""Study-level MLflow content for :mod:`tuner.tracking` (parent run, orphans); mlflow lazily."""
+"""MLflow plumbing of :mod:`tuner.tracking`: run contents, parent run, orphans; mlflow lazily."""
 
 import json
 import math
+import os
+import time
+from importlib import metadata
+from pathlib import Path
 
-from tuner.tracking import RUN_STATUS, _batch, _now_ms, _number, _param_str, _plain
+RUN_STATUS = {"complete": "FINISHED", "pruned": "KILLED", "fail": "FAILED"}
+_PACKAGES = ("tuner", "numpy", "scikit-learn", "optuna", "mlflow")
+_MAX_VALUE = 6000  # MLflow's limit on a param value (characters)
 
 _STATE_NAMES = {"COMPLETE": "complete", "PRUNED": "pruned", "FAIL": "failed"}
 _SEARCH_PARAMS = ("cv", "scoring", "n_trials", "timeout", "random_state", "refit", "error_score",
                   "n_jobs", "return_train_score", "budget", "resource")
 _PIP_PACKAGES = ("numpy", "scikit-learn", "cloudpickle")
+
+
+def make_client(uri):
+    """Import mlflow quietly and return an ``MlflowClient`` for ``uri``."""
+    os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")
+    from mlflow import MlflowClient
+
+    return MlflowClient(tracking_uri=uri)
+
+
+def now_ms():
+    """Current time in milliseconds since the epoch (MLflow's timestamps)."""
+    return int(time.time() * 1000)
+
+
+def _plain(value):
+    """Turn numpy scalars into Python ones (so 0.001 logs as '0.001', not 'np.float64(...)')."""
+    return value.item() if hasattr(value, "item") and getattr(value, "ndim", 1) == 0 else value
+
+
+def _param_str(value):
+    """Render a parameter value as MLflow stores it: a string of bounded length."""
+    value = _plain(value)
+    text = value if isinstance(value, str) else repr(value)
+    return text[:_MAX_VALUE]
+
+
+def _number(value):
+    """Return ``value`` as a finite float, or None when it is missing or not finite."""
+    value = _plain(value)
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return float(value) if math.isfinite(value) else None
+
+
+def flatten(mapping, prefix=""):
+    """Flatten nested dicts into ``{"a.b": value}`` (MLflow params are flat)."""
+    flat = {}
+    for key, value in mapping.items():
+        if isinstance(value, dict):
+            flat.update(flatten(value, f"{prefix}{key}."))
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat
+
+
+def package_versions():
+    """Installed versions of the packages a study's results depend on."""
+    versions = {}
+    for name in _PACKAGES:
+        try:
+            versions[f"version.{name}"] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[f"version.{name}"] = "not installed"
+    return versions
+
+
+def _artifact_location(uri, experiment_name):
+    """Artifact folder next to a SQLite store (not in whatever the working directory is)."""
+    if not uri.startswith("sqlite:///"):
+        return None  # servers and databases choose their own artifact root
+    slug = "".join(c if c.isalnum() or c in "-_." else "_" for c in experiment_name)
+    return (Path(uri[len("sqlite:///"):]).parent / "mlartifacts" / slug).as_uri()
+
+
+def get_experiment_id(client, name, uri):
+    """Id of the experiment called ``name``, created (with its artifact folder) if missing."""
+    experiment = client.get_experiment_by_name(name)
+    if experiment is not None:
+        return experiment.experiment_id
+    # the MLflow 3 UI opens "model training" experiments on their runs (not the GenAI pages)
+    return client.create_experiment(name, artifact_location=_artifact_location(uri, name),
+                                    tags={"mlflow.experimentKind": "custom_model_development"})
+
+
+def batch(client, run_id, *, params=None, metrics=(), tags=None):
+    """Send params, metrics and tags of one run in one ``log_batch`` call."""
+    from mlflow.entities import Param, RunTag
+
+    params = [Param(k, _param_str(v)) for k, v in (params or {}).items()]
+    tags = [RunTag(k, str(v)[:_MAX_VALUE]) for k, v in (tags or {}).items()]
+    client.log_batch(run_id, metrics=list(metrics), params=params, tags=tags)
+
+
+def trial_metrics(record, buffered, end_ms):
+    """Per-epoch metrics (step = epoch) followed by the trial's final values."""
+    from mlflow.entities import Metric
+
+    stamps = {epoch: stamp for stamp, epoch, _ in buffered}
+    history = list(getattr(record, "history", None) or [])
+    rows = list(enumerate(history, start=1)) or [(e, m) for _, e, m in buffered]
+    metrics = {}
+    for index, values in rows:
+        epoch = int(values.get("epoch", index))
+        for key, value in values.items():
+            if key != "epoch" and (number := _number(value)) is not None:
+                metrics[key, epoch] = Metric(key, number, stamps.get(epoch, end_ms), epoch)
+    step = int(getattr(record, "n_epochs", 0) or len(rows))
+    for key, value in _final_values(record).items():
+        if (number := _number(value)) is not None:
+            metrics[key, step] = Metric(key, number, end_ms, step)  # replaces the last epoch's
+    return list(metrics.values())
+
+
+def _final_values(record):
+    """The trial's summary numbers, named like sklearn's ``cv_results_`` keys."""
+    values = {
+        name: getattr(record, name, None)
+        for name in ("mean_test_score", "std_test_score", "mean_fit_time", "n_epochs", "n_updates")
+    }
+    for metric, scores in (getattr(record, "split_test_scores", None) or {}).items():
+        suffix = "score" if metric == "score" else metric
+        for k, score in enumerate(scores):
+            values[f"split{k}_test_{suffix}"] = score
+    return values
+
+
+def trial_tags(record, parent_run_id, study_name):
+    """Tags of a trial's child run; the failure reason also becomes the run description."""
+    state = str(getattr(record, "state", "complete"))
+    tags = {
+        "mlflow.parentRunId": parent_run_id,
+        "tuner.trial": str(record.number),
+        "tuner.study": getattr(record, "study_name", None) or study_name or "",
+        "tuner.state": state,
+    }
+    if reason := getattr(record, "fail_reason", None):
+        tags["tuner.fail_reason"] = reason
+        tags["mlflow.note.content"] = f"Trial {record.number} {state}: {reason}"
+    return tags
+
+
+def trial_params(record):
+    """Estimator params of the trial, plus raw values that the space decoded differently."""
+    params = dict(getattr(record, "params", None) or {})
+    for name, raw in (getattr(record, "raw_params", None) or {}).items():
+        if name not in params:
+            params[name] = raw
+        elif _param_str(params[name]) != _param_str(raw):
+            params[f"raw.{name}"] = raw
+    return params
 
 
 def _name(obj):
@@ -86,7 +233,7 @@ def metric_list(values, *, step=0):
     """``{name: number}`` -> list of MLflow ``Metric`` (non-finite values skipped)."""
     from mlflow.entities import Metric
 
-    now = _now_ms()
+    now = now_ms()
     return [Metric(k, n, now, step) for k, v in values.items() if (n := _number(v)) is not None]
 
 
@@ -114,7 +261,7 @@ def log_summary(client, run_id, search, study):
     if (index := getattr(search, "best_index_", None)) is not None:
         numbers = search.cv_results_.get("trial_number")
         tags["tuner.best_trial"] = str(_plain(numbers[index]) if numbers is not None else index)
-    _batch(client, run_id, params=params, metrics=metric_list(values, step=finished), tags=tags)
+    batch(client, run_id, params=params, metrics=metric_list(values, step=finished), tags=tags)
 
 
 def cv_results_frame(cv_results):
@@ -223,7 +370,7 @@ def close_orphans(client, parent_run_id, trial_numbers, reason, status):
                     "tuner.study": parent.data.tags.get("tuner.study", "")}
             run = client.create_run(parent.info.experiment_id, run_name=f"trial-{number:03d}",
                                     tags=tags)
-        _batch(client, run.info.run_id, tags={
+        batch(client, run.info.run_id, tags={
             "tuner.state": state, "tuner.fail_reason": reason,
             "mlflow.note.content": f"Trial {number} {state}: {reason}"})
         client.set_terminated(run.info.run_id, status=status)

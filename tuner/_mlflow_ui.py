@@ -63,6 +63,21 @@ def launch_ui(tracking_uri=None, *, host="127.0.0.1", port=5000, block=True, tim
     from tuner.tracking import resolve_tracking_uri
 
     uri = resolve_tracking_uri(tracking_uri)
+    process, url = _start(uri, host, port, timeout=timeout, quiet=quiet)
+    if not quiet:
+        print(f"MLflow UI for {uri} at {url}  (Ctrl-C to stop)", flush=True)
+    if not block:
+        return process
+    try:
+        process.wait()
+    except KeyboardInterrupt:
+        process.terminate()
+        process.wait(timeout=30)
+    return None
+
+
+def _start(uri, host, port, *, timeout, quiet):
+    """Start the server and wait until it is healthy; return ``(process, url)``."""
     # one gunicorn/uvicorn worker and no job runner: starts in seconds with ~0.5 GB
     env = {**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
     output = subprocess.DEVNULL if quiet else None
@@ -74,13 +89,4 @@ def launch_ui(tracking_uri=None, *, host="127.0.0.1", port=5000, block=True, tim
     except BaseException:
         process.terminate()
         raise
-    if not quiet:
-        print(f"MLflow UI for {uri} at {url}  (Ctrl-C to stop)", flush=True)
-    if not block:
-        return process
-    try:
-        process.wait()
-    except KeyboardInterrupt:
-        process.terminate()
-        process.wait(timeout=30)
-    return None
+    return process, url

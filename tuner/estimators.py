@@ -1,10 +1,7 @@
 """scikit-learn estimators over the numpy core: ``MLPClassifier`` and ``MLPRegressor``.
 
-Parameters reuse scikit-learn's MLP names (``hidden_layer_sizes``, ``solver``,
-``alpha``, ``batch_size``, ``learning_rate_init``, ``max_iter`` = epochs, ...)
-and add ``dropout``, ``rho`` (RMSProp), schedule options and ``dtype`` /
-``n_threads``.  ``fit`` is ``max_iter`` repetitions of exactly the epoch that
-``partial_fit`` runs once, so a search can train epoch by epoch and prune.
+``fit`` is ``max_iter`` repetitions of exactly the epoch that ``partial_fit``
+runs once, so a search can train epoch by epoch and prune.
 
 Examples
 --------
@@ -16,16 +13,17 @@ Examples
 """
 
 import warnings
+from functools import partial
 from numbers import Integral, Real
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, _fit_context
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.metrics import accuracy_score, r2_score
 from sklearn.model_selection import train_test_split
+from sklearn.neural_network._multilayer_perceptron import BaseMultilayerPerceptron as _SkMLP
 from sklearn.preprocessing import LabelBinarizer
 from sklearn.utils import check_random_state
-from sklearn.utils._param_validation import Interval, Options, StrOptions
+from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.multiclass import (
     _check_partial_fit_first_call,
     check_classification_targets,
@@ -37,7 +35,7 @@ from threadpoolctl import ThreadpoolController
 from .nn.network import MLPNetwork, forward_pass
 from .nn.optimizers import get_optimizer
 from .nn.schedules import SCHEDULES, LearningRateSchedule
-from .nn.training import Plateau, Trainer
+from .nn.training import EarlyStopper, Trainer
 
 _CONTROLLER = []  # one lazily created ThreadpoolController (creating one costs ~3 ms)
 
@@ -52,36 +50,24 @@ def _blas_threads(n_threads):
 _PARAMS_DOC = """
     Parameters
     ----------
-    hidden_layer_sizes : array-like of int, default=(100,)
-        Units of each hidden layer.
-    activation : {"identity", "logistic", "tanh", "relu"}, default="relu"
-        Hidden activation (He initialisation before relu, Glorot otherwise).
+    hidden_layer_sizes, activation, alpha, batch_size, learning_rate_init, power_t, \
+max_iter, shuffle, random_state, tol, verbose, warm_start, momentum, nesterovs_momentum, \
+early_stopping, validation_fraction, beta_1, beta_2, epsilon, n_iter_no_change
+        As in scikit-learn's MLP, except: ``max_iter`` counts ``fit`` epochs; relu layers
+        get He initialisation, others Glorot; the L2 objective ``mean loss + alpha/(2n)
+        ||W||**2`` (``n`` training rows) is estimated without bias by any minibatch;
+        ``batch_size`` may be "full" ("auto" = ``min(200, n)``); ``warm_start`` uses the
+        current (maybe user-set) ``coefs_``; ``early_stopping`` restores the best weights.
     solver : {"sgd", "rmsprop", "adam"}, default="adam"
         Optimizer; update rules in :mod:`tuner.nn.optimizers`.
-    alpha : float, default=1e-4
-        L2 strength: objective ``mean loss + alpha / (2 n) ||W||**2`` over the ``n``
-        training rows, estimated without bias by every minibatch whatever its size.
-    batch_size : int, "auto" or "full", default="auto"
-        Rows per update; "auto" = ``min(200, n)``, "full" = batch gradient descent.
     learning_rate : {"constant", "invscaling", "step", "cosine"}, default="constant"
-        Per-epoch schedule of the rate (formulas in :mod:`tuner.nn.schedules`), with
-        ``learning_rate_init``, ``power_t``, ``lr_step_size``, ``lr_gamma`` and a
-        linear warmup of ``warmup_epochs``; "cosine" anneals over ``max_iter`` epochs.
-    max_iter : int, default=200
-        Epochs of ``fit``.
-    shuffle, random_state, verbose, warm_start : as in scikit-learn's MLP
-        ``random_state`` seeds initialisation, shuffles, dropout and the validation split;
-        ``warm_start`` starts ``fit`` from the current (possibly user-set) ``coefs_``.
-    tol, n_iter_no_change : float, int; default=1e-4, 10
-        Stop when the training loss (validation score with ``early_stopping``) has not
-        improved by ``tol`` for more than ``n_iter_no_change`` epochs.
-    early_stopping, validation_fraction : bool, float; default=False, 0.1
-        Hold out a fraction of the rows, stop on its score, restore the best weights.
-    momentum, nesterovs_momentum, rho, beta_1, beta_2, epsilon : float
-        SGD momentum (0.9, Nesterov by default), RMSProp decay ``rho`` (0.9),
-        Adam decays (0.9, 0.999); ``epsilon`` (1e-8) serves Adam and RMSProp.
+        Per-epoch schedule (formulas in :mod:`tuner.nn.schedules`) using
+        ``learning_rate_init``, ``power_t``, ``lr_step_size`` (10), ``lr_gamma`` (0.5)
+        and a linear warmup of ``warmup_epochs`` (0); "cosine" anneals over ``max_iter``.
     dropout : float, default=0.0
         Inverted-dropout rate of the hidden layers, at training time only.
+    rho : float, default=0.9
+        RMSProp decay of the mean squared gradient.
     dtype : {None, "float32", "float64"}, default=None
         Working precision; None keeps float32 input as float32, anything else float64.
     n_threads : int or None, default=1
@@ -91,45 +77,26 @@ _PARAMS_DOC = """
 _ATTRS_DOC = """
     Attributes
     ----------
-    coefs_, intercepts_ : list of ndarray
-        Weights and biases of each layer (assignable before a warm-start fit).
-    loss_, loss_curve_, best_loss_ : float, list, float or None
-        Mean training loss (with L2) of the last / every epoch; best (None with early stopping).
-    validation_scores_, best_validation_score_ : list, float or None
-        Held-out scores with ``early_stopping`` (None otherwise).
-    n_iter_, t_, n_updates_ : int
-        Epochs of the last fit (counting on with ``partial_fit``), samples seen, updates.
-    n_layers_, n_outputs_, out_activation_, n_features_in_, feature_names_in_
-        Network shape, output activation and input description.
+    coefs_, intercepts_, loss_, loss_curve_, best_loss_, validation_scores_, \
+best_validation_score_, n_iter_, t_, n_layers_, n_outputs_, out_activation_, \
+n_features_in_, feature_names_in_
+        As in scikit-learn's MLP; ``n_iter_`` counts the epochs of the last ``fit`` and
+        goes on counting with ``partial_fit``; ``loss_`` includes the L2 term.
+    n_updates_ : int
+        Weight updates so far (the sum over epochs of ``ceil(n / batch_size)``).
 """
 
 
 class BaseMLP(BaseEstimator):
     """Shared training logic of :class:`MLPClassifier` and :class:`MLPRegressor`."""
 
+    # scikit-learn's MLP constraints, with our solvers / schedules / batch sizes and additions.
     _parameter_constraints: dict = {
-        "hidden_layer_sizes": ["array-like", Interval(Integral, 1, None, closed="left")],
-        "activation": [StrOptions({"identity", "logistic", "tanh", "relu"})],
+        **{key: value for key, value in _SkMLP._parameter_constraints.items()
+           if key not in ("solver", "learning_rate", "batch_size", "max_fun", "loss")},
         "solver": [StrOptions({"sgd", "rmsprop", "adam"})],
-        "alpha": [Interval(Real, 0, None, closed="left")],
         "batch_size": [StrOptions({"auto", "full"}), Interval(Integral, 1, None, closed="left")],
         "learning_rate": [StrOptions(set(SCHEDULES))],
-        "learning_rate_init": [Interval(Real, 0, None, closed="neither")],
-        "power_t": [Interval(Real, 0, None, closed="left")],
-        "max_iter": [Interval(Integral, 1, None, closed="left")],
-        "shuffle": ["boolean"],
-        "random_state": ["random_state"],
-        "tol": [Interval(Real, 0, None, closed="left")],
-        "verbose": ["verbose"],
-        "warm_start": ["boolean"],
-        "momentum": [Interval(Real, 0, 1, closed="both")],
-        "nesterovs_momentum": ["boolean"],
-        "early_stopping": ["boolean"],
-        "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
-        "beta_1": [Interval(Real, 0, 1, closed="left")],
-        "beta_2": [Interval(Real, 0, 1, closed="left")],
-        "epsilon": [Interval(Real, 0, None, closed="neither")],
-        "n_iter_no_change": [Interval(Integral, 1, None, closed="left"), Options(Real, {np.inf})],
         "dropout": [Interval(Real, 0, 1, closed="left")],
         "rho": [Interval(Real, 0, 1, closed="left")],
         "lr_step_size": [Interval(Integral, 1, None, closed="left")],
@@ -147,60 +114,51 @@ class BaseMLP(BaseEstimator):
                  beta_1=0.9, beta_2=0.999, epsilon=1e-8, n_iter_no_change=10, dropout=0.0,
                  rho=0.9, lr_step_size=10, lr_gamma=0.5, warmup_epochs=0, dtype=None,
                  n_threads=1):
-        for name, value in locals().items():
-            if name != "self":
-                setattr(self, name, value)
+        params = dict(locals())
+        vars(self).update((name, value) for name, value in params.items() if name != "self")
 
-    # ------------------------------------------------------------------ fitting
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y):
-        """Train for ``max_iter`` epochs (fewer if the plateau rule stops it).
+        """Train for ``max_iter`` epochs (fewer if the plateau rule stops them).
 
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
-            Training inputs.
         y : array-like of shape (n_samples,) or (n_samples, n_outputs)
-            Targets.
 
         Returns
         -------
         self : object
-            The fitted estimator.
         """
         with _blas_threads(self.n_threads):
             return self._fit(X, y, incremental=False)
 
     def _fit(self, X, y, *, incremental):
-        """Validate, (re)initialise, then run epochs with the shared epoch code."""
-        first = not hasattr(self, "coefs_") or not (self.warm_start or incremental)
-        X, Y, y = self._validate_input(X, y, incremental=incremental, reset=first)
-        if incremental and self.early_stopping:
-            raise ValueError("partial_fit does not support early_stopping=True")
-        if not incremental or not hasattr(self, "_rng"):
-            # A fresh generator per fit, seeded from random_state (bit-identical refits).
-            seed = check_random_state(self.random_state).randint(2**31 - 1)
-            self._rng = np.random.default_rng(seed)
-        dtype = self._work_dtype(X, first)
-        X, Y = np.ascontiguousarray(X, dtype=dtype), np.ascontiguousarray(Y, dtype=dtype)
-        if first:
-            self._initialize(X.shape[1], Y.shape[1], dtype)
-        self._prepare_training(incremental)
+        """Set up, then run one epoch (``partial_fit``) or ``fit``'s epoch loop."""
+        X, Y, y = self._setup(X, y, incremental=incremental)
         if incremental:
-            if self._plateau.mode != "min":  # the last fit monitored a validation score
-                self._plateau = Plateau(tol=self.tol, n_iter_no_change=self.n_iter_no_change)
             self._run_epoch(X, Y)
-            self._plateau.update(self.loss_)
-            self.best_loss_ = self._plateau.best
+            self.best_loss_ = min(self.loss_, self.best_loss_ or np.inf)
         else:
             self._fit_epochs(X, Y, y)
         return self
 
-    def _work_dtype(self, X, first):
-        """The network's dtype: fixed at initialisation, from ``dtype`` or the input."""
-        if not first:
-            return self.coefs_[0].dtype
-        return np.dtype(self.dtype) if self.dtype is not None else X.dtype
+    def _setup(self, X, y, *, incremental):
+        """Validate the data; make network, optimizer and schedule ready; return X, Y, y."""
+        first = not hasattr(self, "coefs_") or not (self.warm_start or incremental)
+        X, Y, y = self._validate_input(X, y, incremental=incremental, reset=first)
+        if incremental and self.early_stopping:  # as in scikit-learn
+            raise ValueError("partial_fit does not support early_stopping=True")
+        if not incremental or not hasattr(self, "_rng"):
+            # A fresh generator per fit, seeded from random_state (bit-identical refits).
+            self._rng = np.random.default_rng(check_random_state(self.random_state).randint(2**31))
+        # The network's dtype is fixed at initialisation, from ``dtype`` or the input.
+        dtype = (np.dtype(self.dtype or X.dtype) if first else self.coefs_[0].dtype)
+        X, Y = np.ascontiguousarray(X, dtype=dtype), np.ascontiguousarray(Y, dtype=dtype)
+        if first:
+            self._initialize(X.shape[1], Y.shape[1], dtype)
+        self._prepare_training(incremental)
+        return X, Y, y
 
     def _initialize(self, n_features, n_outputs, dtype):
         """Build and randomly initialise the network; reset the counters."""
@@ -212,15 +170,8 @@ class BaseMLP(BaseEstimator):
         self._network = MLPNetwork(sizes, activation=self.activation, dtype=dtype,
                                    out_activation=self.out_activation_, dropout=self.dropout)
         self._network.initialize(self._rng)
-        self.n_layers_, self.n_outputs_ = len(sizes), n_outputs
-        self.n_iter_, self.t_, self.n_updates_, self.loss_curve_ = 0, 0, 0, []
-        self._plateau = Plateau(tol=self.tol, n_iter_no_change=self.n_iter_no_change)
-        self.best_loss_ = np.inf
-        self._publish_weights()
-        self.__dict__.pop("_trainer", None)
-
-    def _publish_weights(self):
-        """Expose the network's per-layer views as ``coefs_`` / ``intercepts_``."""
+        self.n_layers_, self.n_outputs_, self.loss_curve_ = len(sizes), n_outputs, []
+        self.n_iter_, self.t_, self.n_updates_, self.best_loss_ = 0, 0, 0, np.inf
         self.coefs_, self.intercepts_ = list(self._network.coefs), list(self._network.intercepts)
 
     def _prepare_training(self, incremental):
@@ -234,89 +185,63 @@ class BaseMLP(BaseEstimator):
                 nesterov=self.nesterovs_momentum, rho=self.rho, beta_1=self.beta_1,
                 beta_2=self.beta_2, epsilon=self.epsilon)
             self._trainer = Trainer(net, optimizer, rng=self._rng)
-        trainer = self._trainer
-        trainer.batch_size, trainer.alpha, trainer.shuffle = self.batch_size, self.alpha, self.shuffle
-        trainer.rng = self._rng
+        trainer = self._trainer  # parameters may have changed since (set_params)
+        trainer.batch_size, trainer.alpha, trainer.rng = self.batch_size, self.alpha, self._rng
+        trainer.shuffle = self.shuffle
         self._schedule = LearningRateSchedule(
             self.learning_rate, self.learning_rate_init, power_t=self.power_t,
             step_size=self.lr_step_size, gamma=self.lr_gamma,
             warmup_epochs=self.warmup_epochs, max_iter=self.max_iter)
-        self._publish_weights()
+        self.coefs_, self.intercepts_ = list(net.coefs), list(net.intercepts)  # views of params
 
     def _run_epoch(self, X, Y):
         """One epoch at the scheduled learning rate; update the counters."""
         lr = self._schedule(self.n_iter_)
         result = self._trainer.run_epoch(X, Y, lr, epoch=self.n_iter_ + 1)
-        self.n_iter_ += 1
-        self.t_ += result.n_samples
-        self.n_updates_ += result.n_updates
-        self.loss_ = result.loss
+        self.n_iter_, self.loss_ = self.n_iter_ + 1, result.loss
+        self.t_, self.n_updates_ = self.t_ + result.n_samples, self.n_updates_ + result.n_updates
         self.loss_curve_.append(result.loss)
         if self.verbose:
             print(f"Iteration {self.n_iter_}, loss = {self.loss_:.8f}, lr = {lr:.6g}")
 
     def _fit_epochs(self, X, Y, y):
         """``fit``'s loop: epochs until ``max_iter`` or the plateau rule."""
-        X_val = y_val = None
+        validate = None
         if self.early_stopping:
             X, X_val, Y, _, _, y_val = self._split(X, Y, y)
+            validate = partial(self.score, X_val, y_val)  # accuracy or R^2
+        stopper = EarlyStopper(self._network.params, tol=self.tol, validate=validate,
+                               n_iter_no_change=self.n_iter_no_change)
         self.n_iter_ = 0
-        self._plateau = Plateau(tol=self.tol, n_iter_no_change=self.n_iter_no_change,
-                                mode="max" if self.early_stopping else "min")
-        self.validation_scores_ = [] if self.early_stopping else None
-        self.best_validation_score_ = -np.inf if self.early_stopping else None
-        self.best_loss_ = None if self.early_stopping else np.inf
-        best_params = None
         for _ in range(self.max_iter):
             self._run_epoch(X, Y)
-            monitored = self._score(X_val, y_val) if self.early_stopping else self.loss_
-            if self.early_stopping:
-                self.validation_scores_.append(monitored)
-            if self._plateau.update(monitored):
-                if self.early_stopping:
-                    self.best_validation_score_ = monitored
-                    best_params = self._network.params.copy()
-                else:
-                    self.best_loss_ = monitored
-            if self._plateau.should_stop:
+            if stopper.after_epoch(self.loss_):
                 break
         else:
             warnings.warn(f"Stochastic Optimizer: Maximum iterations ({self.max_iter}) "
                           "reached and the optimization hasn't converged yet.",
                           ConvergenceWarning, stacklevel=3)
-        if best_params is not None:
-            self._network.params[:] = best_params  # restore the best validation weights
+        stopper.restore()
+        self.validation_scores_, self.best_loss_ = stopper.validation_scores, stopper.best_loss
+        self.best_validation_score_ = stopper.best_validation_score
 
     def _split(self, X, Y, y):
         """Hold out ``validation_fraction`` of the rows (stratified for classifiers)."""
-        stratify = y if is_single_output_classifier(self) else None
+        stratify = y if isinstance(self, ClassifierMixin) and self.n_outputs_ == 1 else None
         parts = train_test_split(X, Y, y, test_size=self.validation_fraction, stratify=stratify,
                                  random_state=int(self._rng.integers(2**31 - 1)))
         if parts[1].shape[0] < 2:
-            raise ValueError("The validation set is too small. Increase 'validation_fraction' "
-                             "or the size of your dataset.")
+            raise ValueError("The validation set is too small: raise 'validation_fraction'.")
         return parts
 
-    # --------------------------------------------------------------- predicting
-    def _output(self, X, *, check_input=True):
+    def _output(self, X):
         """Network output for ``X`` (validated and cast to the weights' dtype)."""
         check_is_fitted(self)
-        if check_input:
-            X = validate_data(self, X, reset=False, dtype=(np.float64, np.float32))
-        X = np.asarray(X, dtype=self.coefs_[0].dtype)
+        X = validate_data(self, X, reset=False, dtype=self.coefs_[0].dtype)
         with _blas_threads(self.n_threads):
             return forward_pass(X, self.coefs_, self.intercepts_, self.activation,
                                 self.out_activation_)
 
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.input_tags.allow_nan = False
-        return tags
-
-
-def is_single_output_classifier(est):
-    """True for a classifier with one label column (stratified splits possible)."""
-    return isinstance(est, ClassifierMixin) and est.n_outputs_ == 1
 
 
 class MLPClassifier(ClassifierMixin, BaseMLP):
@@ -332,7 +257,7 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
     --------
     >>> from sklearn.datasets import load_digits
     >>> X, y = load_digits(return_X_y=True)
-    >>> clf = MLPClassifier((32,), max_iter=10, random_state=0).fit(X / 16, y)
+    >>> clf = MLPClassifier((32,), max_iter=30, random_state=0).fit(X / 16, y)
     >>> bool(clf.score(X / 16, y) > 0.9), clf.out_activation_
     (True, 'softmax')
     """
@@ -344,16 +269,14 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
-            Inputs.
         y : array-like of shape (n_samples,)
-            Labels (a subset of ``classes`` is fine).
+            Labels, a subset of ``classes``.
         classes : array-like, default=None
             All classes; required on the first call.
 
         Returns
         -------
         self : object
-            The updated estimator.
         """
         if _check_partial_fit_first_call(self, classes):
             self._label_binarizer = LabelBinarizer()
@@ -375,23 +298,10 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         if not hasattr(self, "classes_") or not (self.warm_start or incremental):
             self._label_binarizer = LabelBinarizer().fit(y)
             self.classes_ = self._label_binarizer.classes_
-        elif self.warm_start and not incremental and set(unique_labels(y)) != set(self.classes_):
-            raise ValueError("warm_start can only be used where `y` has the same classes as in "
-                             f"the previous call to fit. Previously got {self.classes_}, "
-                             f"`y` has {unique_labels(y)}")
         elif len(np.setdiff1d(unique_labels(y), self.classes_)):
-            raise ValueError(f"`y` has classes not in `self.classes_`. `self.classes_` has "
-                             f"{self.classes_}. 'y' has {unique_labels(y)}.")
+            raise ValueError(f"`y` has classes {unique_labels(y)}, not all in the classes of "
+                             f"the first fit / partial_fit: {self.classes_}.")
         return X, self._label_binarizer.transform(y), y
-
-    def _score(self, X, y):
-        """Accuracy, the early-stopping score."""
-        return accuracy_score(y, self._predict(X, check_input=False))
-
-    def _predict(self, X, *, check_input=True):
-        """Labels from the network output."""
-        P = self._output(X, check_input=check_input)
-        return self._label_binarizer.inverse_transform(P.ravel() if self.n_outputs_ == 1 else P)
 
     def predict(self, X):
         """Predict class labels.
@@ -399,14 +309,13 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
-            Inputs.
 
         Returns
         -------
-        y : ndarray of shape (n_samples,) or (n_samples, n_classes)
-            Predicted labels (indicator rows for multilabel targets).
+        y : ndarray of shape (n_samples,), or (n_samples, n_classes) for multilabel targets
         """
-        return self._predict(X)
+        P = self._output(X)
+        return self._label_binarizer.inverse_transform(P.ravel() if self.n_outputs_ == 1 else P)
 
     def predict_proba(self, X):
         """Class probabilities, columns ordered as ``classes_``.
@@ -414,20 +323,17 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
-            Inputs.
 
         Returns
         -------
         proba : ndarray of shape (n_samples, n_classes)
-            Probabilities.
         """
         P = self._output(X)
         return np.hstack([1.0 - P, P]) if self.n_outputs_ == 1 else P
 
     def predict_log_proba(self, X):
         """Logarithm of :meth:`predict_proba`."""
-        proba = self.predict_proba(X)
-        return np.log(proba, out=proba)
+        return np.log(self.predict_proba(X))
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -458,14 +364,11 @@ class MLPRegressor(RegressorMixin, BaseMLP):
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
-            Inputs.
         y : array-like of shape (n_samples,) or (n_samples, n_outputs)
-            Targets.
 
         Returns
         -------
         self : object
-            The updated estimator.
         """
         with _blas_threads(self.n_threads):
             return self._fit(X, y, incremental=True)
@@ -478,29 +381,19 @@ class MLPRegressor(RegressorMixin, BaseMLP):
             y = column_or_1d(y, warn=True)
         return X, y.reshape(-1, 1) if y.ndim == 1 else y, y
 
-    def _score(self, X, y):
-        """R^2, the early-stopping score."""
-        return r2_score(y, self._predict(X, check_input=False))
-
-    def _predict(self, X, *, check_input=True):
-        """Network output, 1-D for one target."""
-        P = self._output(X, check_input=check_input)
-        return P.ravel() if P.shape[1] == 1 else P
-
     def predict(self, X):
         """Predict targets.
 
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
-            Inputs.
 
         Returns
         -------
         y : ndarray of shape (n_samples,) or (n_samples, n_outputs)
-            Predictions.
         """
-        return self._predict(X)
+        P = self._output(X)
+        return P.ravel() if P.shape[1] == 1 else P
 
 
 MLPClassifier.__doc__ = MLPClassifier.__doc__.format(params=_PARAMS_DOC, attrs=_ATTRS_DOC)

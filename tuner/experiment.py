@@ -25,11 +25,21 @@ import difflib
 import re
 from pathlib import Path
 
+from tuner import _experiment_run as run_helpers
 from tuner._experiment_files import apply_overrides, list_spaces, read_yaml, resolve_space
+from tuner._experiment_run import (
+    build_estimator,
+    build_search,
+    epoch_budget,
+    n_trials_budget,
+    split_data,
+    yaml_params,
+)
 from tuner._experiment_schema import validate_experiment
 from tuner.errors import ExperimentError
 
-__all__ = ["Experiment", "load_experiment", "run_experiment", "run_worker", "list_spaces"]
+__all__ = ["Experiment", "build_estimator", "build_search", "epoch_budget", "list_spaces",
+           "load_experiment", "n_trials_budget", "run_experiment", "run_worker", "split_data"]
 
 STORAGE_DIR = ".tuner"
 #: Columns of cv_results_ (besides parameters) a ``report.columns`` entry may name.
@@ -155,7 +165,7 @@ def _check_estimator_params(experiment):
             raise _unknown(name, valid, source=experiment.where,
                            key=f"estimator.params.{name}", value=name)
     try:
-        cls(**_yaml_params(params))._validate_params()
+        cls(**yaml_params(params))._validate_params()
     except InvalidParameterError as exc:
         found = re.search(r"The '(\w+)' parameter", str(exc))
         name = found.group(1) if found else None
@@ -163,11 +173,6 @@ def _check_estimator_params(experiment):
                               source=experiment.where, key=f"estimator.params.{name}",
                               value=params.get(name)) from None
     return valid
-
-
-def _yaml_params(params):
-    """YAML has no tuples: ``hidden_layer_sizes: [64, 32]`` becomes (64, 32)."""
-    return {k: tuple(v) if isinstance(v, list) else v for k, v in params.items()}
 
 
 def _check_semantics(experiment):
@@ -226,64 +231,168 @@ def load_experiment(path, overrides=()):
     return experiment
 
 
+
+
 # ---------------------------------------------------------------- running
 
-def split_data(experiment, data):
-    """Hold out ``test_size`` of the data (stratified for classifiers, seeded).
+def make_tracker(experiment, data, *, tracking_uri=None):
+    """The MLflow callback of an experiment (experiment name = the experiment's name)."""
+    from tuner.tracking import MLflowTracker
 
-    Returns ``(X_train, X_test, y_train, y_test)``; the test arrays are None
-    when ``test_size`` is 0.
-    """
-    from sklearn.model_selection import train_test_split
+    cfg = experiment.config.tracking
+    context = {"experiment_file": experiment.where, "dataset": data.name,
+               "n_samples": data.X.shape[0], "n_features": data.X.shape[1],
+               "test_size": experiment.config.test_size, "preprocess": experiment.preprocess}
+    return MLflowTracker(tracking_uri or cfg.tracking_uri,
+                         cfg.experiment_name or experiment.name, log_model=cfg.log_model,
+                         context={k: v for k, v in context.items() if v is not None})
 
-    size = experiment.config.test_size
-    if size == 0:
-        return data.X, None, data.y, None
-    stratify = data.y if experiment.is_classifier else None
+
+def _on_interrupt(experiment, storage, tracker):
+    """After Ctrl-C: fail the interrupted trials in Optuna and close their MLflow runs."""
+    reason = "interrupted (KeyboardInterrupt)"
+    numbers = run_helpers.fail_interrupted_trials(storage, experiment.name, reason)
+    if tracker is None or tracker.parent_run_id is None:
+        return
     try:
-        return train_test_split(data.X, data.y, test_size=size, stratify=stratify,
-                                random_state=experiment.config.seed)
-    except ValueError as exc:  # e.g. a class with one sample, or too few samples
-        raise ExperimentError(f"cannot hold out a test split: {exc}", source=experiment.where,
-                              key="test_size", value=size) from None
+        from tuner.tracking import fail_orphan_runs
+
+        fail_orphan_runs(tracker.tracking_uri, tracker.parent_run_id, numbers, reason)
+        tracker.client.set_terminated(tracker.parent_run_id, status="KILLED")
+    except Exception as exc:  # noqa: BLE001 - never hide the interrupt behind a logging error
+        import warnings
+
+        warnings.warn(f"MLflow: could not close the interrupted runs: {exc!r}", stacklevel=2)
 
 
-def build_estimator(experiment):
-    """The estimator with the file's fixed parameters, behind the preprocessing step."""
-    from sklearn.pipeline import Pipeline
-    from sklearn.preprocessing import MinMaxScaler, StandardScaler
+def run_experiment(experiment, *, n_trials=None, n_jobs=None, storage=None, tracking_uri=None,
+                   tracking=True, fresh=False, callbacks=()):
+    """Run an experiment: search on the training split, then score the held-out test split.
 
-    params = {"random_state": experiment.config.seed,
-              **_yaml_params(experiment.config.estimator.params)}
-    estimator = experiment.estimator_class()(**params)
-    scaler = {"standard": StandardScaler, "minmax": MinMaxScaler}.get(experiment.preprocess)
-    return estimator if scaler is None else Pipeline([("scale", scaler()), ("mlp", estimator)])
+    Parameters
+    ----------
+    experiment : Experiment, str or Path
+        A loaded experiment or the path of its file.
+    n_trials : int, optional
+        The study's total trial budget (default: the file's ``driver.n_trials``).
+    n_jobs : int, optional
+        Worker processes (default: the file's ``n_jobs``).
+    storage : str, optional
+        Optuna storage (default: the file's, else ``.tuner/<name>.journal``). The
+        study is named after the experiment, so running again resumes it: only
+        the remaining budget runs.
+    tracking_uri : str, optional
+        MLflow store (default: the file's ``tracking.tracking_uri``).
+    tracking : bool, default=True
+        Log to MLflow (when the file's ``tracking.enabled`` is also true).
+    fresh : bool, default=False
+        Delete the stored study of this name first and start over.
+    callbacks : sequence
+        Extra search callbacks (e.g. :class:`tuner.progress.StudyProgress`).
+
+    Returns
+    -------
+    search : GridSearch, RandomSearch or OptunaSearch
+        Fitted; ``search.test_score_`` holds the held-out score (when
+        ``test_size > 0``), ``search.experiment_`` the experiment and
+        ``search.data_`` the loaded dataset.
+
+    Raises
+    ------
+    KeyboardInterrupt
+        After marking the interrupted trials failed in Optuna and MLflow;
+        completed trials stay in the storage.
+
+    Examples
+    --------
+    >>> search = run_experiment("experiments/digits_grid.yaml", tracking=False)  # doctest: +SKIP
+    >>> search.best_score_, search.test_score_  # doctest: +SKIP
+    (0.96..., 0.97...)
+    """
+    if not isinstance(experiment, Experiment):
+        experiment = load_experiment(experiment)
+    data = experiment.load_data()
+    X_train, X_test, y_train, y_test = run_helpers.split_data(experiment, data)
+    storage = storage or experiment.storage
+    if fresh:
+        run_helpers.delete_study(storage, experiment.name)
+    tracker = None
+    if tracking and experiment.config.tracking.enabled:
+        tracker = make_tracker(experiment, data, tracking_uri=tracking_uri)
+    hooks = [run_helpers.HeldOutScore(X_test, y_test), *([tracker] if tracker else []),
+             *callbacks]
+    search = run_helpers.build_search(experiment, n_trials=n_trials, n_jobs=n_jobs,
+                                      storage=storage, callbacks=hooks)
+    search.experiment_, search.data_, search.tracker_ = experiment, data, tracker
+    try:
+        search.fit(X_train, y_train)
+    except KeyboardInterrupt:
+        _on_interrupt(experiment, storage, tracker)
+        raise
+    return search
 
 
-def epoch_budget(experiment):
-    """Most epochs a trial can train: ``driver.budget``, else the space's or estimator's
-    ``max_iter`` (the pruner's ``max_resource``)."""
-    if experiment.driver.budget is not None:
-        return experiment.driver.budget
-    if "max_iter" in experiment.space:
-        return int(experiment.space.upper_bound("max_iter"))
-    params = experiment.estimator_class()().get_params()
-    return int(experiment.config.estimator.params.get("max_iter", params["max_iter"]))
+class _WorkerHooks:
+    """The per-trial hooks of a callback only: a worker neither refits nor closes the study."""
+
+    def __init__(self, callback):
+        self.callback = callback
+
+    def __getattr__(self, name):
+        if name in ("on_study_start", "on_epoch", "on_trial_end", "on_progress"):
+            return getattr(self.callback, name)
+        raise AttributeError(name)
 
 
-def n_trials_budget(experiment, n_trials=None):
-    """The study's trial budget: the override, ``driver.n_trials``, or the grid size for grid
-    (20 for random/optuna)."""
-    if n_trials is not None:
-        return n_trials
-    if experiment.driver.n_trials is not None:
-        return experiment.driver.n_trials
-    return len(experiment.space.grid()) if experiment.driver.type == "grid" else 20
+def run_worker(experiment, *, storage, n_trials=None, n_jobs=None, tracking_uri=None,
+               tracking=True, callbacks=()):
+    """Join the stored study of an experiment and run trials until its budget is spent.
 
+    The study must exist (``tuner run`` creates it). Trials are logged to the
+    study's MLflow parent run; the worker does not refit, score the test split
+    or close the study (the ``run`` process does). Its sampler gets a fresh
+    random seed so it never proposes the same points as the other workers.
 
-def cv_splitter(experiment):
-    """Shuffled, seeded (stratified) K-fold, so folds do not follow the file's row order."""
-    from sklearn.model_selection import KFold, StratifiedKFold
+    Parameters
+    ----------
+    experiment : Experiment, str or Path
+    storage : str
+        The shared storage (database URL, or journal file on a shared disk).
+    n_trials, n_jobs, tracking_uri, tracking, callbacks
+        As in :func:`run_experiment`.
 
-    cls = StratifiedKFold if experiment.is_classifier else KFold
-    return cls(n_splits=experiment.cv, shuffle=True, random_state=experiment.config.seed)
+    Returns
+    -------
+    int
+        Number of trials of the study after this worker stopped.
+
+    Examples
+    --------
+    >>> run_worker("experiments/digits_optuna.yaml",
+    ...            storage="postgresql+psycopg2://db/tuner")  # doctest: +SKIP
+    24
+    """
+    import secrets
+
+    if not isinstance(experiment, Experiment):
+        experiment = load_experiment(experiment)
+    if run_helpers.stored_trials(storage, experiment.name) is None:
+        raise ExperimentError("no study of this experiment in the storage", source=experiment.where,
+                              key="storage", value=storage,
+                              allowed="start it with: python -m tuner run EXPERIMENT --storage "
+                                      "URL, then start workers")
+    data = experiment.load_data()
+    X_train, _, y_train, _ = run_helpers.split_data(experiment, data)
+    hooks = list(callbacks)
+    if tracking and experiment.config.tracking.enabled:
+        hooks.insert(0, _WorkerHooks(make_tracker(experiment, data, tracking_uri=tracking_uri)))
+    search = run_helpers.build_search(experiment, n_trials=n_trials, n_jobs=n_jobs,
+                                      storage=storage, callbacks=hooks, refit=False,
+                                      random_state=secrets.randbelow(2**31 - 1))
+    try:
+        search.fit(X_train, y_train)
+    except KeyboardInterrupt:
+        run_helpers.fail_interrupted_trials(storage, experiment.name,
+                                            "worker interrupted (KeyboardInterrupt)")
+        raise
+    return len(search.study_.trials)

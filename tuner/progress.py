@@ -120,6 +120,10 @@ class StudyProgress:
             self._progress.stop()
         return False
 
+    def on_study_start(self, search, study):
+        """Show the trials a resumed study already has (driver process)."""
+        self.on_progress(study)
+
     def on_progress(self, study):
         """Redraw from the study's trials (driver process)."""
         counts = self.last = count_trials(study)

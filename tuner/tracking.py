@@ -29,13 +29,30 @@ search (or the caller, before the study ends) set it; after ``fit`` call
 ``tracker.log_test_score(score)``.
 """
 
-import math
 import os
-import time
 import warnings
-from importlib import metadata
 from pathlib import Path
 
+from tuner import _mlflow_study as parts
+from tuner._mlflow_study import (
+    RUN_STATUS,
+    batch,
+    close_orphans,
+    find_parent_run,
+    flatten,
+    get_experiment_id,
+    log_best_model,
+    make_client,
+    metric_list,
+    now_ms,
+    package_versions,
+    parent_params,
+    parent_tags,
+    space_yaml,
+    trial_metrics,
+    trial_params,
+    trial_tags,
+)
 from tuner._mlflow_ui import launch_ui
 
 __all__ = ["MLflowTracker", "fail_orphan_runs", "launch_ui", "resolve_tracking_uri"]
@@ -43,9 +60,6 @@ __all__ = ["MLflowTracker", "fail_orphan_runs", "launch_ui", "resolve_tracking_u
 PARENT_RUN_ATTR = "mlflow_parent_run_id"
 TRACKING_URI_ATTR = "mlflow_tracking_uri"
 DEFAULT_TRACKING_URI = "sqlite:///mlflow.db"
-RUN_STATUS = {"complete": "FINISHED", "pruned": "KILLED", "fail": "FAILED"}
-_PACKAGES = ("tuner", "numpy", "scikit-learn", "optuna", "mlflow")
-_MAX_VALUE = 6000  # MLflow's limit on a param value (characters)
 
 
 def resolve_tracking_uri(tracking_uri=None):
@@ -73,145 +87,6 @@ def resolve_tracking_uri(tracking_uri=None):
     if uri.startswith(prefix) and not uri.startswith(prefix + "/"):
         uri = prefix + str(Path(uri[len(prefix):]).resolve())
     return uri
-
-
-def _client(uri):
-    """Import mlflow quietly and return an ``MlflowClient`` for ``uri``."""
-    os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")
-    from mlflow import MlflowClient
-
-    return MlflowClient(tracking_uri=uri)
-
-
-def _now_ms():
-    """Current time in milliseconds since the epoch (MLflow's timestamps)."""
-    return int(time.time() * 1000)
-
-
-def _plain(value):
-    """Turn numpy scalars into Python ones (so 0.001 logs as '0.001', not 'np.float64(...)')."""
-    return value.item() if hasattr(value, "item") and getattr(value, "ndim", 1) == 0 else value
-
-
-def _param_str(value):
-    """Render a parameter value as MLflow stores it: a string of bounded length."""
-    value = _plain(value)
-    text = value if isinstance(value, str) else repr(value)
-    return text[:_MAX_VALUE]
-
-
-def _number(value):
-    """Return ``value`` as a finite float, or None when it is missing or not finite."""
-    value = _plain(value)
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return None
-    return float(value) if math.isfinite(value) else None
-
-
-def _flatten(mapping, prefix=""):
-    """Flatten nested dicts into ``{"a.b": value}`` (MLflow params are flat)."""
-    flat = {}
-    for key, value in mapping.items():
-        if isinstance(value, dict):
-            flat.update(_flatten(value, f"{prefix}{key}."))
-        else:
-            flat[f"{prefix}{key}"] = value
-    return flat
-
-
-def _versions():
-    """Installed versions of the packages a study's results depend on."""
-    versions = {}
-    for name in _PACKAGES:
-        try:
-            versions[f"version.{name}"] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            versions[f"version.{name}"] = "not installed"
-    return versions
-
-
-def _artifact_location(uri, experiment_name):
-    """Artifact folder next to a SQLite store (not in whatever the working directory is)."""
-    if not uri.startswith("sqlite:///"):
-        return None  # servers and databases choose their own artifact root
-    slug = "".join(c if c.isalnum() or c in "-_." else "_" for c in experiment_name)
-    return (Path(uri[len("sqlite:///"):]).parent / "mlartifacts" / slug).as_uri()
-
-
-def _experiment_id(client, name, uri):
-    """Id of the experiment called ``name``, created (with its artifact folder) if missing."""
-    experiment = client.get_experiment_by_name(name)
-    if experiment is not None:
-        return experiment.experiment_id
-    return client.create_experiment(name, artifact_location=_artifact_location(uri, name))
-
-
-def _batch(client, run_id, *, params=None, metrics=(), tags=None):
-    """Send params, metrics and tags of one run in one ``log_batch`` call."""
-    from mlflow.entities import Param, RunTag
-
-    params = [Param(k, _param_str(v)) for k, v in (params or {}).items()]
-    tags = [RunTag(k, str(v)[:_MAX_VALUE]) for k, v in (tags or {}).items()]
-    client.log_batch(run_id, metrics=list(metrics), params=params, tags=tags)
-
-
-def _trial_metrics(record, buffered, end_ms):
-    """Per-epoch metrics (step = epoch) followed by the trial's final values."""
-    from mlflow.entities import Metric
-
-    stamps = {epoch: stamp for stamp, epoch, _ in buffered}
-    history = list(getattr(record, "history", None) or [])
-    rows = list(enumerate(history, start=1)) or [(e, m) for _, e, m in buffered]
-    metrics = {}
-    for index, values in rows:
-        epoch = int(values.get("epoch", index))
-        for key, value in values.items():
-            if key != "epoch" and (number := _number(value)) is not None:
-                metrics[key, epoch] = Metric(key, number, stamps.get(epoch, end_ms), epoch)
-    step = int(getattr(record, "n_epochs", 0) or len(rows))
-    for key, value in _final_values(record).items():
-        if (number := _number(value)) is not None:
-            metrics[key, step] = Metric(key, number, end_ms, step)  # replaces the last epoch's
-    return list(metrics.values())
-
-
-def _final_values(record):
-    """The trial's summary numbers, named like sklearn's ``cv_results_`` keys."""
-    values = {
-        name: getattr(record, name, None)
-        for name in ("mean_test_score", "std_test_score", "mean_fit_time", "n_epochs", "n_updates")
-    }
-    for metric, scores in (getattr(record, "split_test_scores", None) or {}).items():
-        suffix = "score" if metric == "score" else metric
-        for k, score in enumerate(scores):
-            values[f"split{k}_test_{suffix}"] = score
-    return values
-
-
-def _trial_tags(record, parent_run_id, study_name):
-    """Tags of a trial's child run; the failure reason also becomes the run description."""
-    state = str(getattr(record, "state", "complete"))
-    tags = {
-        "mlflow.parentRunId": parent_run_id,
-        "tuner.trial": str(record.number),
-        "tuner.study": getattr(record, "study_name", None) or study_name or "",
-        "tuner.state": state,
-    }
-    if reason := getattr(record, "fail_reason", None):
-        tags["tuner.fail_reason"] = reason
-        tags["mlflow.note.content"] = f"Trial {record.number} {state}: {reason}"
-    return tags
-
-
-def _trial_params(record):
-    """Estimator params of the trial, plus raw values that the space decoded differently."""
-    params = dict(getattr(record, "params", None) or {})
-    for name, raw in (getattr(record, "raw_params", None) or {}).items():
-        if name not in params:
-            params[name] = raw
-        elif _param_str(params[name]) != _param_str(raw):
-            params[f"raw.{name}"] = raw
-    return params
 
 
 class MLflowTracker:
@@ -243,6 +118,10 @@ class MLflowTracker:
     study, or a worker on another machine, attaches to the same parent. The
     tracker pickles without its client (workers reconnect lazily).
 
+    After the study, ``parent_run_id`` and ``model_uri`` (``models:/m-...``,
+    loadable with ``mlflow.sklearn.load_model`` once
+    ``MLFLOW_ALLOW_PICKLE_DESERIALIZATION=true``) identify what was logged.
+
     Examples
     --------
     >>> tracker = MLflowTracker(experiment_name="digits", context={"dataset": "digits"})
@@ -259,7 +138,7 @@ class MLflowTracker:
         self.run_name = run_name
         self.tags = tags
         self.context = context
-        self.experiment_id = self.parent_run_id = self.study_name = None
+        self.experiment_id = self.parent_run_id = self.study_name = self.model_uri = None
         self._client_obj = None
         self._epochs = {}  # trial number -> [(timestamp ms, epoch, metrics)], this process only
 
@@ -274,13 +153,11 @@ class MLflowTracker:
         """The ``MlflowClient`` of this process (created on first use)."""
         if self._client_obj is None:
             self.tracking_uri = resolve_tracking_uri(self.tracking_uri)
-            self._client_obj = _client(self.tracking_uri)
+            self._client_obj = make_client(self.tracking_uri)
         return self._client_obj
 
     def on_study_start(self, search, study):
         """Create (or, for a resumed study, reopen) the parent run; store its id on the study."""
-        from tuner._mlflow_study import parent_params, parent_tags, space_yaml
-
         client, self.study_name = self.client, study.study_name
         parent = self._existing_run(study.user_attrs.get(PARENT_RUN_ATTR))
         if parent is not None:
@@ -288,13 +165,14 @@ class MLflowTracker:
             client.update_run(self.parent_run_id, status="RUNNING")
             return
         name = self.experiment_name or study.study_name
-        self.experiment_id = _experiment_id(client, name, self.tracking_uri)
+        self.experiment_id = get_experiment_id(client, name, self.tracking_uri)
         tags = {**parent_tags(search, study), **(self.tags or {})}
         run = client.create_run(self.experiment_id, run_name=self.run_name or study.study_name,
                                 tags=tags)
         self.parent_run_id = run.info.run_id
-        params = {**parent_params(search, study), **_flatten(self.context or {}), **_versions()}
-        _batch(client, self.parent_run_id, params=params)
+        params = {**parent_params(search, study), **flatten(self.context or {}),
+                  **package_versions()}
+        batch(client, self.parent_run_id, params=params)
         if (text := space_yaml(search)) is not None:
             client.log_text(self.parent_run_id, text, "space.yaml")
         study.set_user_attr(PARENT_RUN_ATTR, self.parent_run_id)
@@ -313,22 +191,22 @@ class MLflowTracker:
 
     def on_epoch(self, trial_number, epoch, metrics):
         """Buffer one epoch's metrics (sent at trial end, in one batch)."""
-        self._epochs.setdefault(trial_number, []).append((_now_ms(), epoch, dict(metrics)))
+        self._epochs.setdefault(trial_number, []).append((now_ms(), epoch, dict(metrics)))
 
     def on_trial_end(self, record):
         """Log the trial as a child run: params, per-epoch metrics, finals, state tags."""
         from mlflow.exceptions import MlflowException
 
         buffered = self._epochs.pop(record.number, [])
-        end = _now_ms()
+        end = now_ms()
         try:
             self._ensure_parent(getattr(record, "study_name", None))
             start = buffered[0][0] if buffered else end
             run = self.client.create_run(
                 self.experiment_id, start_time=start, run_name=f"trial-{record.number:03d}",
-                tags=_trial_tags(record, self.parent_run_id, self.study_name))
-            _batch(self.client, run.info.run_id, params=_trial_params(record),
-                   metrics=_trial_metrics(record, buffered, end))
+                tags=trial_tags(record, self.parent_run_id, self.study_name))
+            batch(self.client, run.info.run_id, params=trial_params(record),
+                  metrics=trial_metrics(record, buffered, end))
             status = RUN_STATUS.get(str(getattr(record, "state", "complete")), "FAILED")
             self.client.set_terminated(run.info.run_id, status=status, end_time=end)
         except (MlflowException, OSError) as exc:  # the trial's result is safe in the study
@@ -338,8 +216,6 @@ class MLflowTracker:
         """Find the parent run when this tracker never saw ``on_study_start`` (other machine)."""
         if self.parent_run_id is not None:
             return
-        from tuner._mlflow_study import find_parent_run
-
         self.study_name = self.study_name or study_name
         run = find_parent_run(self.client, self.experiment_name or self.study_name,
                               self.study_name)
@@ -347,22 +223,23 @@ class MLflowTracker:
 
     def on_study_end(self, search, study):
         """Log best params and scores, counts, cv_results, plots and the model; close the run."""
-        from tuner import _mlflow_study as parts
-
         client, run_id = self.client, self.parent_run_id
         steps = [("summary", lambda: parts.log_summary(client, run_id, search, study)),
                  ("cv_results", lambda: parts.log_cv_results(client, run_id, search))]
         if self.log_plots:
             steps.append(("plots", lambda: parts.log_plots(client, run_id, study)))
         if self.log_model and getattr(search, "best_estimator_", None) is not None:
-            steps.append(("model", lambda: parts.log_best_model(self.tracking_uri, run_id,
-                                                                search)))
+            steps.append(("model", lambda: self._log_model(search)))
         for name, step in steps:
             try:
                 step()
             except Exception as exc:  # noqa: BLE001 - never lose the study over a figure
                 warnings.warn(f"MLflow: could not log {name}: {exc!r}", stacklevel=2)
         client.set_terminated(run_id, status="FINISHED")
+
+    def _log_model(self, search):
+        """Log the refitted best estimator; keep its ``models:/`` URI in ``model_uri``."""
+        self.model_uri = log_best_model(self.tracking_uri, self.parent_run_id, search).model_uri
 
     def log_test_score(self, score, *, name="test_score"):
         """Log the held-out test score(s) on the parent run (call after ``fit``).
@@ -380,9 +257,7 @@ class MLflowTracker:
         >>> tracker.log_test_score(0.97)  # doctest: +SKIP
         """
         scores = score if isinstance(score, dict) else {name: score}
-        from tuner._mlflow_study import metric_list
-
-        _batch(self.client, self.parent_run_id, metrics=metric_list(scores))
+        batch(self.client, self.parent_run_id, metrics=metric_list(scores))
 
 
 def fail_orphan_runs(tracking_uri, parent_run_id, trial_numbers, reason, *, status="FAILED"):
@@ -415,7 +290,5 @@ def fail_orphan_runs(tracking_uri, parent_run_id, trial_numbers, reason, *, stat
     >>> fail_orphan_runs(None, "abc", [], "worker died")  # doctest: +SKIP
     []
     """
-    from tuner._mlflow_study import close_orphans
-
-    client = _client(resolve_tracking_uri(tracking_uri))
+    client = make_client(resolve_tracking_uri(tracking_uri))
     return close_orphans(client, parent_run_id, list(trial_numbers), reason, status)

@@ -54,13 +54,16 @@ def logistic(Z):
     return np.reciprocal(Z, out=Z)
 
 
-def softmax(Z):
-    """Row-wise softmax in place: ``f(z)_k = exp(z_k) / sum_j exp(z_j)``."""
+def softmax(Z, row=None):
+    """Row-wise softmax in place: ``f(z)_k = exp(z_k) / sum_j exp(z_j)``.
+
+    ``row``, an optional ``(n, 1)`` buffer, avoids allocating the row reductions.
+    """
+    row = np.empty((Z.shape[0], 1), Z.dtype) if row is None else row
     # Subtracting the row maximum leaves the result unchanged and avoids overflow.
-    np.subtract(Z, Z.max(axis=1, keepdims=True), out=Z)
+    np.subtract(Z, np.max(Z, axis=1, keepdims=True, out=row), out=Z)
     np.exp(Z, out=Z)
-    np.divide(Z, Z.sum(axis=1, keepdims=True), out=Z)
-    return Z
+    return np.divide(Z, np.sum(Z, axis=1, keepdims=True, out=row), out=Z)
 
 
 def identity_derivative(A, delta):

@@ -69,14 +69,19 @@ class Dense:
         np.matmul(A_in, self.W, out=out)
         return np.add(out, self.b, out=out)
 
-    def backward(self, A_in, D, D_in=None):
+    def backward(self, A_in, D, D_in=None, *, ones=None):
         """Store ``dL/dW = A_in^T D`` and ``dL/db = sum_rows D``; write ``D W^T`` into ``D_in``.
 
         ``D`` is ``dL/dZ`` for this layer; ``D_in`` receives ``dL/dA_in`` (the
-        delta of the layer below before its activation derivative).
+        delta of the layer below before its activation derivative).  ``ones``, a
+        vector of ones of length ``n``, turns the bias sum into a faster BLAS
+        product ``ones @ D``.
         """
         np.matmul(A_in.T, D, out=self.gW)
-        np.sum(D, axis=0, out=self.gb)
+        if ones is None:
+            np.sum(D, axis=0, out=self.gb)
+        else:
+            np.matmul(ones, D, out=self.gb)
         if D_in is not None:
             np.matmul(D, self.W.T, out=D_in)
 

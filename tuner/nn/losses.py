@@ -36,27 +36,33 @@ import numpy as np
 OUTPUT_LOSS = {"identity": "squared_error", "softmax": "log_loss", "logistic": "binary_log_loss"}
 
 
-def _clipped(P):
-    """``P`` clipped to ``[eps, 1 - eps]`` so that the logarithms stay finite."""
+def _log_clipped(P, out, *, complement=False):
+    """``log(clip(P))`` (or ``log(1 - clip(P))``) into ``out``; clipping keeps it finite."""
     eps = np.finfo(P.dtype).eps
-    return np.clip(P, eps, 1.0 - eps)
+    np.clip(P, eps, 1.0 - eps, out=out)
+    if complement:
+        np.negative(out, out=out)
+        return np.log1p(out, out=out)
+    return np.log(out, out=out)
 
 
-def squared_error(Y, P):
+def squared_error(Y, P, out):
     """``1/(2n) * sum (P - Y)**2``: half the summed squared error, mean over rows."""
-    D = P - Y
+    D = np.subtract(P, Y, out=out)
     return 0.5 * float(np.vdot(D, D)) / P.shape[0]
 
 
-def log_loss(Y, P):
+def log_loss(Y, P, out):
     """Multinomial cross-entropy ``-1/n * sum Y log P`` (rows of ``P`` sum to one)."""
-    return -float(np.vdot(Y, np.log(_clipped(P)))) / P.shape[0]
+    return -float(np.vdot(Y, _log_clipped(P, out))) / P.shape[0]
 
 
-def binary_log_loss(Y, P):
+def binary_log_loss(Y, P, out):
     """Binary cross-entropy summed over outputs, mean over rows."""
-    Pc = _clipped(P)
-    total = np.vdot(Y, np.log(Pc)) + np.vdot(1.0 - Y, np.log1p(-Pc))
+    total = np.vdot(Y, _log_clipped(P, out))
+    # sum (1 - Y) log(1 - P) = sum log(1 - P) - sum Y log(1 - P)
+    log_not = _log_clipped(P, out, complement=True)
+    total += float(log_not.sum()) - float(np.vdot(Y, log_not))
     return -float(total) / P.shape[0]
 
 
@@ -93,12 +99,7 @@ def loss_and_delta(out_activation, Y, P, D):
     >>> loss_and_delta("identity", Y, P, D), D
     (0.5, array([[1.]]))
     """
-    n = P.shape[0]
+    loss = LOSSES[OUTPUT_LOSS[out_activation]](Y, P, D)  # D serves as scratch space
     np.subtract(P, Y, out=D)
-    if out_activation == "identity":
-        # Reuse P - Y: the squared error needs nothing else.
-        loss = 0.5 * float(np.vdot(D, D)) / n
-    else:
-        loss = LOSSES[OUTPUT_LOSS[out_activation]](Y, P)
-    np.multiply(D, 1.0 / n, out=D)
+    np.multiply(D, 1.0 / P.shape[0], out=D)
     return loss

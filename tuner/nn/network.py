@@ -28,7 +28,7 @@ True
 
 import numpy as np
 
-from .activations import ACTIVATIONS, DERIVATIVES, HIDDEN_ACTIVATIONS
+from .activations import ACTIVATIONS, DERIVATIVES, HIDDEN_ACTIVATIONS, softmax
 from .layers import Dense, Dropout, init_for
 from .losses import OUTPUT_LOSS, loss_and_delta
 
@@ -63,6 +63,8 @@ class _Workspace:
         self.A = [np.empty((n, h), dtype=dtype) for h in hidden] if dropout else self.H
         self.P = np.empty((n, sizes[-1]), dtype=dtype)
         self.D = [np.empty((n, h), dtype=dtype) for h in sizes[1:]]
+        self.ones = np.ones(n, dtype=dtype)  # bias gradients as ones @ D (BLAS)
+        self.row = np.empty((n, 1), dtype=dtype)  # softmax row reductions
 
 
 class MLPNetwork:
@@ -218,7 +220,11 @@ class MLPNetwork:
                 # Inverted dropout: A = H * M with M in {0, 1/(1-rate)}.
                 A = np.multiply(A, masks[j], out=ws.A[j] if ws.A is not ws.H else None)
             ws.inputs.append(A)
-        ACTIVATIONS[self.out_activation](self.layers[-1].forward(A, ws.P))
+        P = self.layers[-1].forward(A, ws.P)
+        if self.out_activation == "softmax":
+            softmax(P, ws.row)
+        else:
+            ACTIVATIONS[self.out_activation](P)
         return ws.P
 
     def _backward(self, X, ws, masks):
@@ -227,8 +233,8 @@ class MLPNetwork:
         for j in range(len(self.layers) - 1, 0, -1):
             D_below = ws.D[j - 1]
             # dL/dW_j = A_{j-1}^T D_j ; dL/dA_{j-1} = D_j W_j^T
-            self.layers[j].backward(ws.inputs[j], ws.D[j], D_below)
+            self.layers[j].backward(ws.inputs[j], ws.D[j], D_below, ones=ws.ones)
             if masks is not None:
                 np.multiply(D_below, masks[j - 1], out=D_below)  # dL/dH = dL/dA * M
             derivative(ws.H[j - 1], D_below)  # dL/dZ = dL/dH * f'(Z)
-        self.layers[0].backward(X, ws.D[0])
+        self.layers[0].backward(X, ws.D[0], ones=ws.ones)

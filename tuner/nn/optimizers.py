@@ -108,7 +108,17 @@ class RMSProp(Optimizer):
 
 
 class Adam(Optimizer):
-    """Adam (Kingma & Ba, 2014) with bias correction folded into the step size.
+    """Adam (Kingma & Ba, 2014), as in scikit-learn, in 10 vector passes per step.
+
+    The textbook rule, with ``t`` the step number::
+
+        m <- b1 m + (1 - b1) g          v <- b2 v + (1 - b2) g**2
+        update = -lr_t m / (sqrt(v) + eps),   lr_t = lr sqrt(1 - b2**t) / (1 - b1**t)
+
+    is computed on rescaled moments ``M = m / (1 - b1)`` and ``V = v / (1 - b2)``
+    (so ``M <- b1 M + g`` and ``V <- b2 V + g**2`` need no scaling pass); then
+    ``sqrt(v) + eps = sqrt(1 - b2) (sqrt(V) + eps / sqrt(1 - b2))`` and the
+    constant factors fold into one scalar.  ``m`` and ``v`` are exposed as properties.
 
     Examples
     --------
@@ -120,26 +130,37 @@ class Adam(Optimizer):
     def __init__(self, params, grads, *, beta_1=0.9, beta_2=0.999, epsilon=1e-8):
         super().__init__(params, grads)
         self.beta_1, self.beta_2, self.epsilon = beta_1, beta_2, epsilon
-        self.m = np.zeros_like(params)
-        self.v = np.zeros_like(params)
+        self.M = np.zeros_like(params)
+        self.V = np.zeros_like(params)
+
+    @property
+    def m(self):
+        """First-moment estimate ``m = (1 - b1) M``."""
+        return (1.0 - self.beta_1) * self.M
+
+    @property
+    def v(self):
+        """Second-moment estimate ``v = (1 - b2) V``."""
+        return (1.0 - self.beta_2) * self.V
 
     def _compute_update(self, lr):
-        b1, b2, g, m, v, u = self.beta_1, self.beta_2, self.grads, self.m, self.v, self.update
-        # m <- b1 m + (1 - b1) g
-        np.multiply(m, b1, out=m)
-        np.multiply(g, 1.0 - b1, out=u)
-        np.add(m, u, out=m)
-        # v <- b2 v + (1 - b2) g^2
-        np.multiply(v, b2, out=v)
+        b1, b2, g, M, V, u = self.beta_1, self.beta_2, self.grads, self.M, self.V, self.update
+        np.multiply(M, b1, out=M)  # M <- b1 M + g
+        np.add(M, g, out=M)
+        np.multiply(V, b2, out=V)  # V <- b2 V + g^2
         np.multiply(g, g, out=u)
-        np.multiply(u, 1.0 - b2, out=u)
-        np.add(v, u, out=v)
-        # update = -lr_t m / (sqrt(v) + eps),  lr_t = lr sqrt(1 - b2^t) / (1 - b1^t)
+        np.add(V, u, out=V)
+        # update = -lr_t m / (sqrt(v) + eps) = -c M / (sqrt(V) + eps'), with
+        # c = lr_t (1 - b1) / sqrt(1 - b2) and eps' = eps / sqrt(1 - b2)
+        if lr == 0:
+            u.fill(0.0)
+            return
+        root = math.sqrt(1.0 - b2)
         lr_t = lr * math.sqrt(1.0 - b2**self.t) / (1.0 - b1**self.t)
-        np.sqrt(v, out=u)
-        np.add(u, self.epsilon, out=u)
-        np.divide(m, u, out=u)
-        np.multiply(u, -lr_t, out=u)
+        np.sqrt(V, out=u)
+        np.add(u, self.epsilon / root, out=u)
+        np.multiply(u, -root / (lr_t * (1.0 - b1)), out=u)  # u = (sqrt(V) + eps') / (-c)
+        np.divide(M, u, out=u)
 
 
 OPTIMIZERS = {"sgd": SGD, "rmsprop": RMSProp, "adam": Adam}

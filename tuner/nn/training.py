@@ -27,9 +27,16 @@ from dataclasses import dataclass
 
 import numpy as np
 
+EXPLOSION_FACTOR = 1e4
+
 
 class DivergenceError(FloatingPointError):
-    """The training loss (or a parameter) became NaN or infinite.
+    """The training loss (or a parameter) became NaN or infinite, or exploded.
+
+    "Exploded" means a minibatch loss above ``EXPLOSION_FACTOR`` times the first
+    minibatch loss the trainer saw (at least 1): gradient descent that works never
+    multiplies its starting loss by ten thousand, and continuing would only
+    return meaningless weights a few epochs before they overflow.
 
     Examples
     --------
@@ -41,8 +48,7 @@ class DivergenceError(FloatingPointError):
         self.epoch, self.learning_rate, self.value = epoch, learning_rate, value
         super().__init__(
             f"Training diverged at epoch {epoch} (learning rate {learning_rate:.6g}): "
-            f"the {what} became {value}. Lower learning_rate_init, use a smaller "
-            "batch-size/learning-rate ratio, or scale the inputs."
+            f"the {what} became {value}. Lower learning_rate_init or scale the inputs."
         )
 
 
@@ -101,6 +107,7 @@ class Trainer:
         self.batch_size, self.alpha, self.shuffle = batch_size, alpha, shuffle
         self.rng = np.random.default_rng() if rng is None else rng
         self._buffers = None
+        self.reference_loss = None  # first minibatch loss (at least 1), for explosions
 
     def __getstate__(self):
         """Drop the gather buffers when pickled."""
@@ -147,8 +154,7 @@ class Trainer:
             rate = lr(i) if callable(lr) else lr
             if on_batch is not None and on_batch(i, rate, loss):
                 return EpochResult(total / max(seen, 1), i, seen, stopped=True)
-            if not math.isfinite(loss):
-                raise DivergenceError(epoch=epoch, learning_rate=rate, value=loss)
+            self._check_loss(loss, epoch, rate)
             self.optimizer.step(rate)
             total += loss * (rows.stop - rows.start)
             seen += rows.stop - rows.start
@@ -156,6 +162,17 @@ class Trainer:
             raise DivergenceError(epoch=epoch, learning_rate=rate, value="non-finite",
                                   what="network weights")
         return EpochResult(total / n, i + 1, n)
+
+    def _check_loss(self, loss, epoch, rate):
+        """Raise :class:`DivergenceError` on a non-finite or exploded minibatch loss."""
+        if not math.isfinite(loss):
+            raise DivergenceError(epoch=epoch, learning_rate=rate, value=loss)
+        if self.reference_loss is None:
+            self.reference_loss = max(loss, 1.0)
+        if loss > EXPLOSION_FACTOR * self.reference_loss:
+            raise DivergenceError(epoch=epoch, learning_rate=rate, value=f"{loss:.3g}",
+                                  what=f"training loss exploded (> {EXPLOSION_FACTOR:g} x its "
+                                       f"first value {self.reference_loss:.3g}) and")
 
 
 class Plateau:
@@ -205,3 +222,62 @@ class Plateau:
     def should_stop(self):
         """True once more than ``n_iter_no_change`` epochs in a row did not improve."""
         return self.count > self.n_iter_no_change
+
+
+class EarlyStopper:
+    """``fit``'s stopping bookkeeping: scikit-learn's rule on the loss or a held-out score.
+
+    Parameters
+    ----------
+    params : ndarray
+        The flat parameter buffer; with ``validate`` its best state is kept and restored.
+    tol, n_iter_no_change : float, int
+        See :class:`Plateau`.
+    validate : callable, optional
+        Returns the held-out score (higher is better). Without it the training
+        loss is monitored.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> params, scores = np.zeros(1), iter([0.5, 0.9, 0.7, 0.6])
+    >>> stopper = EarlyStopper(params, tol=0.0, n_iter_no_change=1, validate=lambda: next(scores))
+    >>> stops = []
+    >>> for epoch in range(4):
+    ...     params[0] = epoch
+    ...     stops.append(stopper.after_epoch(loss=1.0))
+    >>> stops, stopper.best_validation_score, stopper.restore(), params
+    ([False, False, False, True], 0.9, None, array([1.]))
+    """
+
+    def __init__(self, params, *, tol, n_iter_no_change, validate=None):
+        self.params, self.validate = params, validate
+        self.plateau = Plateau(tol=tol, n_iter_no_change=n_iter_no_change,
+                               mode="min" if validate is None else "max")
+        self.validation_scores = None if validate is None else []
+        self.best_params = None
+
+    def after_epoch(self, loss):
+        """Record one epoch; return True when training should stop."""
+        value = loss
+        if self.validate is not None:
+            value = self.validate()
+            self.validation_scores.append(value)
+        if self.plateau.update(value) and self.validate is not None:
+            self.best_params = self.params.copy()
+        return self.plateau.should_stop
+
+    def restore(self):
+        """Copy the weights of the best validation score back (no-op without validation)."""
+        if self.best_params is not None:
+            self.params[:] = self.best_params
+
+    @property
+    def best_loss(self):
+        """Best training loss (None when a validation score is monitored)."""
+        return self.plateau.best if self.validate is None else None
+
+    @property
+    def best_validation_score(self):
+        """Best held-out score (None when the loss is monitored)."""
+        return None if self.validate is None else self.plateau.best

@@ -13,6 +13,7 @@ import math
 import time
 import uuid
 from contextlib import contextmanager
+from copy import deepcopy
 
 import numpy as np
 import optuna
@@ -23,7 +24,7 @@ from sklearn.metrics import check_scoring
 from sklearn.metrics._scorer import _check_multimetric_scoring
 from sklearn.model_selection import check_cv
 from sklearn.pipeline import Pipeline
-from sklearn.utils import check_random_state, indexable
+from sklearn.utils import check_random_state, get_tags, indexable
 from sklearn.utils._available_if import available_if
 from sklearn.utils.multiclass import unique_labels
 from sklearn.utils.validation import _num_samples
@@ -65,6 +66,17 @@ def check_budget(budget):
     return kind, value
 
 
+def _max_epochs(estimator, space):
+    """Largest ``max_iter`` a trial can get: from the space, else the estimator's."""
+    pipeline = isinstance(estimator, Pipeline)
+    key = f"{estimator.steps[-1][0]}__max_iter" if pipeline else "max_iter"
+    try:
+        bound = space.upper_bound(key)
+    except (ValueError, KeyError, AttributeError, TypeError):  # not in the space
+        bound = (estimator.steps[-1][1] if pipeline else estimator).get_params().get("max_iter")
+    return int(bound) if bound else None
+
+
 def max_resource(task, space):
     """The largest step a trial reports (for Hyperband); ``"auto"`` when unknown.
 
@@ -78,11 +90,7 @@ def max_resource(task, space):
         return int(value) if kind == "updates" else "auto"
     epochs = int(value) if kind == "epochs" else None
     if epochs is None and kind != "updates":
-        final = task.estimator.steps[-1][1] if isinstance(task.estimator, Pipeline) \
-            else task.estimator
-        names = [n for n in getattr(space, "names", ()) if n.split("__")[-1] == "max_iter"]
-        bound = space.upper_bound(names[0]) if names else final.get_params().get("max_iter")
-        epochs = int(bound) if bound else None
+        epochs = _max_epochs(task.estimator, space)
     if epochs is None:
         return "auto"
     return epochs * max(len(tr) for tr, _ in task.splits) if task.resource == "samples" \
@@ -142,8 +150,6 @@ class BaseSearch(MetaEstimatorMixin, BaseEstimator):
     in this process or ``n_jobs`` worker processes, builds ``cv_results_``,
     selects the best complete trial and refits it on all data.
     """
-
-    _budget_param = "n_trials"
 
     def _make_sampler(self, seed):
         """The Optuna sampler of one worker (driver-specific)."""
@@ -305,6 +311,8 @@ class BaseSearch(MetaEstimatorMixin, BaseEstimator):
                 raise ValueError(f"refit callable returned {index!r}, not a trial index")
         elif self.refit or not self.multimetric_:
             if not np.any(results["state"] == "complete"):
+                if not self.refit:
+                    return
                 reasons = sorted({str(r) for r in results["fail_reason"] if r})
                 raise ValueError(f"no trial completed ({len(results['params'])} trials; "
                                  f"failures: {'; '.join(reasons) or 'none'})")
@@ -327,6 +335,17 @@ class BaseSearch(MetaEstimatorMixin, BaseEstimator):
         self.refit_time_ = time.perf_counter() - start
 
     # ---- delegation to the best estimator ---------------------------------
+    def __sklearn_tags__(self):
+        """Take the estimator type (classifier/regressor) and input tags of the estimator."""
+        tags = super().__sklearn_tags__()
+        sub = get_tags(self.estimator)
+        tags.estimator_type = sub.estimator_type
+        tags.classifier_tags = deepcopy(sub.classifier_tags)
+        tags.regressor_tags = deepcopy(sub.regressor_tags)
+        tags.input_tags.pairwise, tags.input_tags.sparse = sub.input_tags.pairwise, \
+            sub.input_tags.sparse
+        return tags
+
     def _best(self, name):
         """The refitted best estimator, or NotFittedError."""
         if not hasattr(self, "best_estimator_"):

@@ -7,6 +7,7 @@ same for all three. See :class:`~tuner.search.base.BaseSearch` for ``fit``.
 
 from __future__ import annotations
 
+import copy
 import numbers
 
 import numpy as np
@@ -258,7 +259,9 @@ class OptunaSearch(BaseSearch):
         """The chosen sampler, seeded per worker."""
         sampler = make_sampler(self.sampler, seed)
         if sampler is self.sampler and self.n_jobs != 1:
-            sampler.reseed_rng()  # copies sent to workers must not propose the same points
+            # each worker gets its own copy, reseeded so they do not propose the same points
+            sampler = copy.deepcopy(sampler)
+            sampler.reseed_rng()
         return sampler
 
     def _plan(self, study, space):

@@ -120,8 +120,15 @@ def suggest_raw(space, trial):
     if getattr(space, "members", None) is None or point is None:
         return space.suggest(trial)
     # A union (list of sklearn param grids) has no single distribution per name:
-    # record each enqueued value with a one-choice categorical distribution.
-    return {name: trial.suggest_categorical(name, [value]) for name, value in point.items()}
+    # record each enqueued value in a categorical over all the values the name
+    # takes in the union's grid (Optuna needs one distribution per name per study).
+    choices = {}
+    for grid_point in space.grid():
+        for name, value in grid_point.items():
+            choices.setdefault(name, [])
+            if value not in choices[name]:
+                choices[name].append(value)
+    return {name: trial.suggest_categorical(name, choices[name]) for name in point}
 
 
 def _batches_per_epoch(estimator, n_train):
@@ -141,6 +148,10 @@ class _Fold:
         self.model = model
         self.final = model.steps[-1][1] if isinstance(model, Pipeline) else model
         self.incremental = hasattr(self.final, "partial_fit")
+        if self.incremental and self.final.get_params().get("early_stopping") is True:
+            # Trials stop through the pruner and the budget; an estimator's own
+            # early stopping (a held-out split inside fit) does not apply to partial_fit.
+            self.final.set_params(early_stopping=False)
         self.X_train, self.y_train, self.X_test, self.y_test = X_train, y_train, X_test, y_test
         self.n_train = len(y_train) if y_train is not None else len(X_train)
         self.fit_time = self.score_time = 0.0
@@ -150,9 +161,9 @@ class _Fold:
     def from_task(cls, task, params, train, test):
         """Clone the task's estimator with ``params`` on one split."""
         model = clone(task.estimator).set_params(**params)
-        y = task.y
-        return cls(model, _safe_indexing(task.X, train), None if y is None else y[train],
-                   _safe_indexing(task.X, test), None if y is None else y[test])
+        X, y = task.X, task.y
+        return cls(model, _safe_indexing(X, train), None if y is None else _safe_indexing(y, train),
+                   _safe_indexing(X, test), None if y is None else _safe_indexing(y, test))
 
     def preprocess(self):
         """Fit a pipeline's preceding steps once; keep the transformed splits."""
@@ -205,6 +216,7 @@ class _Progress:
     folds: list = field(default_factory=list)
     history: list = field(default_factory=list)
     test_scores: list = field(default_factory=list)
+    train_scores: list = field(default_factory=list)
     state: str = "complete"
 
     def mean_of(self, attr):
@@ -308,9 +320,9 @@ def _store(trial, task, progress, split_test, fail_reason=None):
             progress.folds[0].epochs if progress.folds else 0),
         "history": progress.history,
     }
-    if task.return_train_score and fail_reason is None:
-        train = [fold.score(task.scorers, train=True) for fold in progress.folds]
-        attrs["split_train_scores"] = {m: [s[m] for s in train] for m in task.scorers}
+    if progress.train_scores:
+        attrs["split_train_scores"] = {m: [s[m] for s in progress.train_scores]
+                                       for m in task.scorers}
     if fail_reason is not None:
         attrs["fail_reason"] = fail_reason
     for key, value in attrs.items():
@@ -321,8 +333,8 @@ def _failure(trial, task, progress, reason):
     """Record a failed trial (scores = ``error_score``) and return NaN so Optuna marks FAIL."""
     score = float(task.error_score)
     split_test = {m: [score] * len(task.splits) for m in task.scorers}
-    if task.return_train_score:
-        trial.set_user_attr("split_train_scores", jsonable(split_test))
+    progress.train_scores = [{m: score for m in task.scorers}] * len(task.splits) \
+        if task.return_train_score else []
     _store(trial, task, progress, split_test, fail_reason=reason)
     return math.nan
 
@@ -346,9 +358,8 @@ def evaluate_trial(trial, task):
     Raises
     ------
     optuna.TrialPruned
-        When the pruner stopped the trial (its last scores are recorded).
-    Exception
-        Whatever the fit raised, only when ``task.error_score == "raise"``.
+        When the pruner stopped the trial (its last scores are recorded); and
+        whatever the fit raised when ``task.error_score == "raise"``.
     """
     params = resolve_params(task.space, suggest_raw(task.space, trial), task.n_samples)
     trial.set_user_attr("params", jsonable(params))
@@ -356,6 +367,8 @@ def evaluate_trial(trial, task):
     try:
         progress.folds = [_Fold.from_task(task, params, tr, te) for tr, te in task.splits]
         _train(trial, task, progress)
+        if task.return_train_score:
+            progress.train_scores = [f.score(task.scorers, train=True) for f in progress.folds]
     except Exception as exc:
         if task.error_score == "raise":
             raise

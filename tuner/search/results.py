@@ -112,6 +112,12 @@ def build_cv_results(trials, params, *, metrics, n_splits, return_train_score=Fa
         for metric in metrics:
             _add_scores(results, trials, states, split="train", metric=metric, n_splits=n_splits)
     results["state"] = states
+    _add_extras(results, trials)
+    return results
+
+
+def _add_extras(results, trials):
+    """Add tuner's own columns: epochs, trial number, raw params, counters, fail reason."""
     results["n_epochs"] = np.array([t.user_attrs.get("n_epochs", 0) for t in trials], dtype=int)
     results["trial_number"] = np.array([t.number for t in trials], dtype=int)
     results["base_params"] = [dict(t.params) for t in trials]
@@ -119,4 +125,3 @@ def build_cv_results(trials, params, *, metrics, n_splits, return_train_score=Fa
         results[key] = np.array([t.user_attrs.get(key, 0) for t in trials], dtype=int)
     results["fail_reason"] = np.array([t.user_attrs.get("fail_reason") for t in trials],
                                       dtype=object)
-    return results

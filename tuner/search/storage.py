@@ -25,6 +25,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -84,14 +85,12 @@ def _journal(path):
 
 def _rdb(url):
     """An RDB storage with heartbeats and one retry of stale trials."""
-    retry = optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=1)
-    return RDBStorage(
-        url,
-        heartbeat_interval=HEARTBEAT_INTERVAL,
-        grace_period=GRACE_PERIOD,
-        heartbeat_stale_trial_callback=retry,
-        engine_kwargs={"pool_pre_ping": True},
-    )
+    with warnings.catch_warnings():  # heartbeats are "experimental" since Optuna 2.x
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        retry = optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=1)
+        return RDBStorage(url, heartbeat_interval=HEARTBEAT_INTERVAL, grace_period=GRACE_PERIOD,
+                          heartbeat_stale_trial_callback=retry,
+                          engine_kwargs={"pool_pre_ping": True})
 
 
 def resolve_storage(storage, *, n_workers):
@@ -109,12 +108,7 @@ def resolve_storage(storage, *, n_workers):
     -------
     ResolvedStorage
         Use it as a context manager so a temporary journal is removed.
-
-    Raises
-    ------
-    ConfigError
-        For an in-memory storage shared by several processes, or a value of
-        another type.
+        ConfigError for an in-memory storage shared by processes or another type.
 
     Examples
     --------
@@ -129,16 +123,12 @@ def resolve_storage(storage, *, n_workers):
         return ResolvedStorage(_journal(os.path.join(tmp, "journal.log")), temporary_dir=tmp)
     if isinstance(storage, optuna.storages.BaseStorage):
         if isinstance(storage, InMemoryStorage) and n_workers > 1:
-            raise ConfigError(
-                "an in-memory storage cannot be shared by worker processes",
-                key="storage", value=type(storage).__name__,
-                allowed="a journal file path or a database URL when n_jobs > 1",
-            )
+            raise ConfigError("an in-memory storage cannot be shared by worker processes",
+                              key="storage", value=type(storage).__name__,
+                              allowed="a journal file path or a database URL when n_jobs > 1")
         return ResolvedStorage(storage)
     if isinstance(storage, os.PathLike) or (isinstance(storage, str) and storage):
         text = os.fspath(storage)
         return ResolvedStorage(_rdb(text) if "://" in text else _journal(text))
-    raise ConfigError(
-        "unsupported storage", key="storage", value=storage,
-        allowed="None, a journal file path, a database URL or an optuna storage",
-    )
+    raise ConfigError("unsupported storage", key="storage", value=storage,
+                      allowed="None, a journal file path, a database URL or an optuna storage")

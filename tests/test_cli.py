@@ -1,0 +1,282 @@
+"""The command line, run in subprocesses on tiny experiments in a temporary directory."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tuner.cli import main
+
+ROOT = Path(__file__).resolve().parent.parent
+EXPERIMENTS = sorted((ROOT / "experiments").glob("*.yaml"))
+
+TINY = {
+    "name": "tiny",
+    "dataset": "iris",
+    "estimator": {"params": {"hidden_layer_sizes": [8]}},
+    "search_space": {"parameters": {
+        "learning_rate_init": {"type": "float", "low": 1e-3, "high": 1e-1, "log": True},
+        "max_iter": {"type": "int", "low": 2, "high": 4}}},
+    "driver": {"type": "random", "n_trials": 3},
+    "cv": 2,
+}
+
+
+def tuner(*args, cwd, timeout=120):
+    """Run ``python -m tuner ARGS`` in ``cwd``; return the CompletedProcess."""
+    env = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1",
+           "MLFLOW_TRACKING_URI": f"sqlite:///{cwd}/unexpected-mlflow.db", "COLUMNS": "120"}
+    return subprocess.run([sys.executable, "-m", "tuner", *map(str, args)], cwd=cwd, env=env,
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def write(directory, data, name="tiny.yaml"):
+    """Write an experiment (dict or text) into ``directory``; return its path."""
+    path = Path(directory) / name
+    path.write_text(data if isinstance(data, str) else yaml.safe_dump(data, sort_keys=False))
+    return path
+
+
+def study_trials(journal, name="tiny"):
+    """The trials stored in a journal file, read with Optuna."""
+    import optuna
+    from optuna.storages import JournalStorage
+    from optuna.storages.journal import JournalFileBackend
+
+    storage = JournalStorage(JournalFileBackend(str(journal)))
+    return optuna.load_study(study_name=name, storage=storage).trials
+
+
+# ---------------------------------------------------------------- run, resume, fresh
+
+def test_cli_run_prints_plan_and_summary(tmp_path):
+    write(tmp_path, TINY)
+    proc = tuner("run", "tiny.yaml", "--no-mlflow", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    out = proc.stdout
+    assert "iris: 150 samples x 4 features, 3 classes; train 120 / held-out test 30" in out
+    assert "random (pruner none), 3 trials" in out
+    assert "Best trial #" in out and "3 trials: 3 complete, 0 pruned, 0 failed" in out
+    assert "learning_rate_init" in out and "Held-out score" in out
+    assert "python -m tuner report tiny.yaml" in out
+    assert "Traceback" not in proc.stderr
+    assert [t.state.name for t in study_trials(tmp_path / ".tuner" / "tiny.journal")] == \
+        ["COMPLETE"] * 3
+    assert not (tmp_path / "unexpected-mlflow.db").exists()
+
+
+@pytest.mark.slow
+def test_cli_run_resumes_without_rerunning_completed_trials(tmp_path):
+    write(tmp_path, TINY)
+    journal = tmp_path / ".tuner" / "tiny.journal"
+    assert tuner("run", "tiny.yaml", "--no-mlflow", cwd=tmp_path).returncode == 0
+    first = {t.number: (t.params, t.datetime_start) for t in study_trials(journal)}
+    proc = tuner("run", "tiny.yaml", "--no-mlflow", "--n-trials", 5, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert "5 trials (3 already in the study: resuming, 2 to run)" in proc.stdout
+    trials = study_trials(journal)
+    assert [t.number for t in trials] == [0, 1, 2, 3, 4]
+    assert {t.number: (t.params, t.datetime_start) for t in trials[:3]} == first
+    again = tuner("run", "tiny.yaml", "--no-mlflow", "--n-trials", 5, cwd=tmp_path)
+    assert again.returncode == 0 and len(study_trials(journal)) == 5
+
+
+@pytest.mark.slow
+def test_cli_run_fresh_starts_a_new_study(tmp_path):
+    write(tmp_path, TINY)
+    journal = tmp_path / ".tuner" / "tiny.journal"
+    assert tuner("run", "tiny.yaml", "--no-mlflow", cwd=tmp_path).returncode == 0
+    old = [t.datetime_start for t in study_trials(journal)]
+    proc = tuner("run", "tiny.yaml", "--no-mlflow", "--fresh", "--n-trials", 2, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert "previous study deleted" in proc.stdout
+    trials = study_trials(journal)
+    assert len(trials) == 2 and not {t.datetime_start for t in trials} & set(old)
+
+
+def test_cli_run_set_overrides_keys(tmp_path):
+    write(tmp_path, TINY)
+    proc = tuner("run", "tiny.yaml", "--no-mlflow", "--set", "driver.n_trials=2",
+                 "--set", "cv=3", "--set", "dataset=wine", "--storage", "other.journal",
+                 cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert "(3 folds)" in proc.stdout and "wine: 178 samples" in proc.stdout
+    assert len(study_trials(tmp_path / "other.journal")) == 2
+
+
+def test_cli_run_dry_run_runs_nothing(tmp_path):
+    write(tmp_path, TINY)
+    proc = tuner("run", "tiny.yaml", "--dry-run", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert "Dry run: nothing was trained." in proc.stdout
+    assert "Tracking    MLflow" in proc.stdout
+    assert not (tmp_path / ".tuner" / "tiny.journal").exists()
+    assert not (tmp_path / "unexpected-mlflow.db").exists()
+
+
+def test_cli_run_report_columns_table(tmp_path):
+    data = {**TINY, "report": {"columns": ["learning_rate_init", "n_epochs", "n_updates",
+                                           "mean_fit_time"], "top": 2}}
+    write(tmp_path, data)
+    proc = tuner("run", "tiny.yaml", "--no-mlflow", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert "Trials (best 2 of 3)" in proc.stdout
+    header = next(line for line in proc.stdout.splitlines() if "n_updates" in line)
+    assert "learning_rate_init" in header and "mean_fit_time" in header
+
+
+# ---------------------------------------------------------------- user errors
+
+CSV = "a,b,y\n1,2,0\n3,,1\n5,6,0\n7,8,1\n"
+BROKEN = {
+    "unknown_key": ({**TINY, "cvv": 3}, "cvv: unknown key (did you mean 'cv'?)"),
+    "nested_key": ({**TINY, "driver": {"type": "random", "n_trails": 3}},
+                   "driver.n_trails: unknown key (did you mean 'n_trials'?)"),
+    "wrong_type": ({**TINY, "cv": "two"}, "cv: Input should be a valid integer"),
+    "impossible": ({**TINY, "test_size": 2}, "test_size: Input should be less than 1"),
+    "bad_choice": ({**TINY, "driver": {"type": "grdi"}}, "driver.type: not a valid choice"),
+    "dataset": ({**TINY, "dataset": "irsi"}, "dataset.name: unknown dataset"),
+    "space": ({**TINY, "search_space": "mlp_defalt"}, "search_space.file: search space not"),
+    "space_value": ({**TINY, "search_space": {"parameters": {"max_iter": {
+        "type": "int", "low": 5, "high": 2}}}}, "search_space.parameters.max_iter"),
+    "estimator": ({**TINY, "estimator": {"params": {"learning_rate_init": 0}}},
+                  "estimator.params.learning_rate_init"),
+    "target": ({**TINY, "dataset": {"path": "d.csv", "target": "label"}},
+               "dataset.target: column not found"),
+    "nan": ({**TINY, "dataset": {"path": "d.csv", "target": "y"}},
+            "column 'b': 1 of 4 rows have a missing"),
+    "yaml": ("name: x\ndataset: {iris\n", "malformed YAML"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BROKEN))
+def test_cli_run_broken_experiment_prints_one_line_and_exits_2(tmp_path, case):
+    data, expected = BROKEN[case]
+    (tmp_path / "d.csv").write_text(CSV)
+    write(tmp_path, data, name=f"{case}.yaml")
+    proc = tuner("run", f"{case}.yaml", "--no-mlflow", cwd=tmp_path)
+    assert proc.returncode == 2, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1, proc.stderr
+    assert expected in lines[0]
+    assert (f"{case}.yaml" in lines[0]) or (case == "nan" and "d.csv" in lines[0])
+    assert "Traceback" not in proc.stderr
+    assert not (tmp_path / ".tuner").exists()
+
+
+@pytest.mark.parametrize(("args", "expected"), [
+    (["run", "missing.yaml"], "missing.yaml: experiment file not found"),
+    (["run", "tiny.yaml", "--set", "cv"], "--set: an override must look like key.sub=value"),
+    (["run", "tiny.yaml", "--n-trials", "0"], "Invalid value for '--n-trials'"),
+    (["worker", "tiny.yaml", "--storage", "none.journal"], "no study of this experiment"),
+    (["report", "tiny.yaml"], "no stored study of this experiment yet"),
+    (["frobnicate"], "No such command 'frobnicate'"),
+])
+def test_cli_usage_errors_exit_2(tmp_path, args, expected):
+    write(tmp_path, TINY)
+    proc = tuner(*args, cwd=tmp_path)
+    assert proc.returncode == 2, proc.stderr
+    assert expected in proc.stderr and "Traceback" not in proc.stderr
+
+
+# ---------------------------------------------------------------- other commands
+
+@pytest.mark.parametrize("path", EXPERIMENTS, ids=lambda p: p.name)
+def test_cli_validate_every_shipped_experiment(path, capsys):
+    assert main(["validate", str(path)]) == 0
+    assert capsys.readouterr().out.startswith(f"OK: experiment {path.stem} ")
+
+
+def test_cli_validate_search_space_file(capsys):
+    assert main(["validate", str(ROOT / "search_spaces" / "mlp_default.yaml")]) == 0
+    assert "4 tunable parameters" in capsys.readouterr().out
+
+
+def test_cli_validate_broken_file_returns_2(tmp_path, capsys):
+    write(tmp_path, {**TINY, "seed": "zero"})
+    assert main(["validate", str(tmp_path / "tiny.yaml")]) == 2
+    assert "seed: Input should be a valid integer (got 'zero')" in capsys.readouterr().err
+
+
+def test_cli_spaces_lists_shipped_spaces(capsys):
+    assert main(["spaces"]) == 0
+    out = capsys.readouterr().out
+    for name in ("mlp_default", "lr_batch_coupled", "gradient_descent_variants"):
+        assert name in out
+
+
+def test_cli_help_and_version():
+    proc = tuner("--help", cwd=ROOT)
+    assert proc.returncode == 0
+    for command in ("run", "worker", "validate", "spaces", "ui", "lr-find", "report"):
+        assert command in proc.stdout
+
+
+@pytest.mark.slow
+def test_cli_worker_and_report_join_the_stored_study(tmp_path):
+    write(tmp_path, TINY)
+    assert tuner("run", "tiny.yaml", "--no-mlflow", cwd=tmp_path).returncode == 0
+    journal = tmp_path / ".tuner" / "tiny.journal"
+    proc = tuner("worker", "tiny.yaml", "--storage", journal, "--n-trials", 5, "--no-mlflow",
+                 cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert "now has 5 trials" in proc.stdout
+    assert len(study_trials(journal)) == 5
+    report = tuner("report", "tiny.yaml", "--out", tmp_path / "rep", cwd=tmp_path)
+    assert report.returncode == 0, report.stderr
+    assert (tmp_path / "rep" / "report.html").stat().st_size > 1000
+
+
+# ---------------------------------------------------------------- tracking and Ctrl-C
+
+@pytest.mark.slow
+def test_cli_run_with_tracking_logs_parent_and_child_runs(tmp_path):
+    write(tmp_path, TINY)
+    uri = f"sqlite:///{tmp_path}/mlflow.db"
+    proc = tuner("run", "tiny.yaml", "--tracking-uri", uri, cwd=tmp_path, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert f"python -m tuner ui --tracking-uri {uri}" in proc.stdout
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(uri)
+    experiment = client.get_experiment_by_name("tiny")
+    runs = client.search_runs([experiment.experiment_id])
+    parents = [r for r in runs if r.data.tags.get("tuner.role") == "study"]
+    assert len(parents) == 1 and len(runs) == 4
+    assert "test_score" in parents[0].data.metrics
+
+
+@pytest.mark.slow
+def test_cli_run_ctrl_c_exits_130_and_keeps_completed_trials(tmp_path):
+    data = {**TINY, "dataset": "digits", "driver": {"type": "random", "n_trials": 200},
+            "search_space": {"parameters": {
+                "learning_rate_init": {"type": "float", "low": 1e-3, "high": 1e-2},
+                "max_iter": {"type": "int", "low": 20, "high": 30}}}}
+    write(tmp_path, data)
+    journal = tmp_path / ".tuner" / "tiny.journal"
+    env = {**os.environ, "OPENBLAS_NUM_THREADS": "1"}
+    proc = subprocess.Popen([sys.executable, "-m", "tuner", "run", "tiny.yaml", "--no-mlflow"],
+                            cwd=tmp_path, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            time.sleep(0.5)
+            if journal.exists() and sum(t.state.name == "COMPLETE"
+                                        for t in study_trials(journal)) >= 2:
+                break
+        os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C in a terminal sends
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130, err
+    assert "Summary (interrupted)" in out and "Traceback" not in err
+    states = [t.state.name for t in study_trials(journal)]
+    assert states.count("COMPLETE") >= 2
+    assert "RUNNING" not in states and len(states) < 200
