@@ -46,6 +46,22 @@ def require():
 
 
 @pytest.fixture(scope="session")
+def postgres_url():
+    """URL of a private PostgreSQL server on 127.0.0.1, started once per session.
+
+    ``initdb`` into a temporary directory and ``pg_ctl start`` on a free port
+    (``tests/pg_server.py``); stopped and removed after the session. Skips when
+    PostgreSQL is not installed, fails instead under ``CI=true``.
+    """
+    from pg_server import PostgresServer, missing_reason
+
+    reason = missing_reason()
+    requires_or_ci(reason is None, reason or "")
+    with PostgresServer() as server:
+        yield server.url
+
+
+@pytest.fixture(scope="session")
 def tracked_search(tmp_path_factory):
     """A real, tiny, tracked grid search: 2 complete, 1 pruned and 1 failed trial.
 

@@ -176,6 +176,7 @@ def test_cli_run_broken_experiment_prints_one_line_and_exits_2(tmp_path, case):
     (["worker", "tiny.yaml", "--storage", "none.journal"], "no study of this experiment"),
     (["report", "tiny.yaml"], "no stored study of this experiment yet"),
     (["frobnicate"], "No such command 'frobnicate'"),
+    (["ui", "--port", "0"], "Invalid value for '--port'"),
 ])
 def test_cli_usage_errors_exit_2(tmp_path, args, expected):
     write(tmp_path, TINY)
@@ -280,3 +281,49 @@ def test_cli_run_ctrl_c_exits_130_and_keeps_completed_trials(tmp_path):
     states = [t.state.name for t in study_trials(journal)]
     assert states.count("COMPLETE") >= 2
     assert "RUNNING" not in states and len(states) < 200
+
+
+# ---------------------------------------------------------------- lr-find and progress
+
+@pytest.mark.slow
+def test_cli_lr_find_plots_and_writes_narrowed_space(tmp_path):
+    from tuner.spaces import SearchSpace
+
+    write(tmp_path, TINY)
+    proc = tuner("lr-find", "tiny.yaml", "--batch-size", 16, "--batch-size", 64, "--no-mlflow",
+                 "--write-space", "narrow.yaml", "--out", "lr.png", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert "Learning-rate range test on 120 training samples" in proc.stdout
+    rows = [line for line in proc.stdout.splitlines() if line.strip("│ ").startswith(("16 ",
+                                                                                     "64 "))]
+    assert len(rows) == 2
+    assert (tmp_path / "lr.png").read_bytes()[:4] == b"\x89PNG"
+    space = SearchSpace.load(tmp_path / "narrow.yaml")
+    spec = space.to_dict()["parameters"]["learning_rate_init"]
+    low, high = (float(v) for v in rows[0].split("│")[3].split(".."))
+    assert spec["low"] == pytest.approx(low, rel=1e-2)
+    assert spec["high"] == pytest.approx(high, rel=1e-2)
+    assert space.names == ["learning_rate_init", "max_iter"]
+
+
+def test_study_progress_counts_states_and_best():
+    from types import SimpleNamespace
+
+    from tuner.progress import StudyProgress, count_trials
+
+    def trial(state, value=None):
+        return SimpleNamespace(state=SimpleNamespace(name=state), value=value)
+
+    trials = [trial("COMPLETE", 0.5), trial("COMPLETE", 0.7), trial("PRUNED", 0.9),
+              trial("FAIL"), trial("RUNNING"), trial("WAITING")]
+    study = SimpleNamespace(trials=trials, direction=SimpleNamespace(name="MAXIMIZE"))
+    assert count_trials(study) == {"complete": 2, "pruned": 1, "fail": 1, "running": 1,
+                                   "best": 0.7}
+    study.direction = SimpleNamespace(name="MINIMIZE")
+    assert count_trials(study)["best"] == 0.5
+    bar = StudyProgress(total=6)
+    bar.on_progress(study)  # without a live display (e.g. in a worker): only counts
+    assert bar.last["running"] == 1
+    import pickle
+
+    assert pickle.loads(pickle.dumps(bar)).total == 6

@@ -1,6 +1,5 @@
 """Tests of experiment files: schema, one-line errors, overrides, spaces, data and running."""
 
-import textwrap
 from pathlib import Path
 
 import numpy as np
@@ -8,6 +7,7 @@ import pytest
 import yaml
 
 from tuner._experiment_files import apply_overrides, parse_override
+from tuner._experiment_run import StepSpace, narrow_space
 from tuner._experiment_schema import validate_experiment
 from tuner.errors import ConfigError, DataError, ExperimentError, SearchSpaceError
 from tuner.experiment import (
@@ -15,6 +15,7 @@ from tuner.experiment import (
     epoch_budget,
     load_experiment,
     n_trials_budget,
+    run_experiment,
     split_data,
 )
 
@@ -377,4 +378,71 @@ def test_experiment_repr_and_attribute_fallthrough(tmp_path):
     exp = load_experiment(write(tmp_path, BASE))
     assert repr(exp).startswith("Experiment(name='tiny'")
     assert exp.driver.n_trials == 2 and exp.cv == 2
-    assert textwrap.dedent(exp.description) == ""
+    assert exp.description == "" and exp.config.description == ""
+
+
+# ---------------------------------------------------------------- running (in process)
+
+def test_run_experiment_scores_held_out_split_and_resumes(tmp_path):
+    path = write(tmp_path, {**BASE, "search_space": {"parameters": {
+        "learning_rate_init": {"type": "float", "low": 1e-3, "high": 1e-1, "log": True},
+        "max_iter": {"type": "int", "low": 2, "high": 3}}}})
+    storage = str(tmp_path / "s.journal")
+    search = run_experiment(path, tracking=False, storage=storage)
+    exp = search.experiment_
+    _, X_test, _, y_test = split_data(exp, exp.load_data())
+    assert search.test_score_ == pytest.approx(search.score(X_test, y_test))
+    assert search.study_.user_attrs["test_score"] == pytest.approx(search.test_score_)
+    assert set(search.best_params_) == {"mlp__learning_rate_init", "mlp__max_iter"}
+    assert set(search.study_.best_params) == {"learning_rate_init", "max_iter"}
+    again = run_experiment(path, tracking=False, storage=storage, n_trials=3)
+    assert [t.number for t in again.study_.trials] == [0, 1, 2]
+    assert again.study_.trials[0].params == search.study_.trials[0].params
+
+
+def test_step_space_routes_resolved_params_to_the_step():
+    from tuner.spaces import SearchSpace
+
+    space = StepSpace(SearchSpace.load("lr_batch_coupled"))
+    raw = {"batch_size": 64, "learning_rate_init": 0.1}
+    assert space.resolve(raw) == {"mlp__batch_size": 64, "mlp__learning_rate_init": 0.025,
+                                  "mlp__solver": "sgd", "mlp__momentum": 0.9,
+                                  "mlp__max_iter": 30}
+    assert space.upper_bound("mlp__batch_size") == space.upper_bound("batch_size") == 512
+    assert "mlp__batch_size" in space and space.names == ["batch_size", "learning_rate_init"]
+    assert len(space.grid()) == 9
+
+
+def test_narrow_space_converts_scaled_rate_to_base_units():
+    from types import SimpleNamespace
+
+    from tuner.spaces import SearchSpace
+
+    space = SearchSpace.load("lr_batch_coupled")  # lr = base * batch_size / 256
+    found = SimpleNamespace(suggested_range=(1e-3, 1e-2), batch_size=64)
+    spec = narrow_space(space, found, 1000).to_dict()["parameters"]["learning_rate_init"]
+    assert (spec["low"], spec["high"]) == (0.004, 0.04)
+    assert spec["grid"] == [0.004, 0.0126, 0.04] and spec["scale_with"] == "batch_size"
+
+
+def test_narrow_space_adds_rate_when_space_lacks_it():
+    from types import SimpleNamespace
+
+    from tuner.spaces import SearchSpace
+
+    space = SearchSpace.load({"parameters": {"alpha": {"type": "float", "low": 0.1,
+                                                       "high": 1.0}}})
+    found = SimpleNamespace(suggested_range=(2e-3, 5e-2), batch_size=32)
+    spec = narrow_space(space, found, 100).to_dict()["parameters"]["learning_rate_init"]
+    assert spec == {"type": "float", "low": 0.002, "high": 0.05, "log": True}
+
+
+def test_load_experiment_sampler_missing_package_is_user_error(tmp_path):
+    import importlib.util
+
+    if importlib.util.find_spec("torch") is not None:
+        pytest.skip("torch is installed: the gp sampler is available")
+    data = {**BASE, "driver": {"type": "optuna", "sampler": "gp", "n_trials": 2}}
+    text = error_of(tmp_path, data, exc=ExperimentError)
+    assert "driver.sampler: sampler 'gp' needs the 'torch' package (got 'gp'; allowed: " \
+           "pip install torch)" in text

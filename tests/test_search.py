@@ -1,9 +1,12 @@
 """Search drivers against scikit-learn's own searches, on tiny real data (no mocks)."""
 
+import importlib.util
+
 import numpy as np
 import optuna
 import pandas as pd
 import pytest
+from sklearn.base import clone, is_classifier
 from sklearn.datasets import load_digits, load_iris
 from sklearn.exceptions import NotFittedError
 from sklearn.linear_model import LogisticRegression, Ridge
@@ -57,6 +60,7 @@ def test_grid_search_matches_gridsearchcv_for_ridge():
     assert set(ours.cv_results_["n_epochs"]) == {1}  # fitted once, no partial_fit
 
 
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 def test_grid_search_matches_gridsearchcv_for_our_mlp_pipeline(digits):
     X, y = digits
     est = Pipeline([("scale", StandardScaler()), ("mlp", mlp())])
@@ -316,8 +320,18 @@ def test_drivers_reject_unknown_options(iris, kwargs, match):
         GridSearch(LogisticRegression(), {"C": [1.0]}, **kwargs).fit(X, y)
 
 
+def test_search_is_a_clonable_sklearn_meta_estimator():
+    search = OptunaSearch(mlp(), {"alpha": [1e-4]}, n_trials=3, sampler="qmc", pruner="median")
+    copy = clone(search)
+    assert copy.get_params()["n_trials"] == 3 and copy.get_params()["estimator__alpha"] == 1e-4
+    assert is_classifier(search) and not is_classifier(GridSearch(Ridge(), {"alpha": [1.0]}))
+
+
 def test_optuna_search_rejects_unknown_sampler_and_bad_n_trials(iris):
     X, y = iris
+    if importlib.util.find_spec("torch") is None:
+        with pytest.raises(ConfigError, match="torch"):
+            OptunaSearch(LogisticRegression(), {"C": [1.0]}, sampler="gp").fit(X, y)
     with pytest.raises(ConfigError, match="sampler"):
         OptunaSearch(LogisticRegression(), {"C": [1.0]}, sampler="annealing").fit(X, y)
     with pytest.raises(ConfigError, match="n_trials"):

@@ -9,6 +9,8 @@ from sklearn.datasets import load_digits, load_iris
 from sklearn.linear_model import SGDClassifier
 from sklearn.model_selection import StratifiedKFold
 from sklearn.neural_network import MLPClassifier as SkMLPClassifier
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import StandardScaler
 
 from tuner.estimators import MLPClassifier
 from tuner.search import GridSearch, OptunaSearch
@@ -103,6 +105,16 @@ def test_hyperband_max_resource_from_space_upper_bound(digits):
                            resource="updates", budget={"updates": 400}).fit(X, y)
     assert updates.study_.pruner._max_resource == 400
     assert updates.study_.pruner._min_resource == 4
+
+
+def test_hyperband_max_resource_for_pipeline_step_parameter(digits):
+    X, y = digits
+    est = Pipeline([("scale", StandardScaler()), ("mlp", mlp(batch_size=64))])
+    space = {"parameters": {"mlp__max_iter": {"type": "int", "low": 1, "high": 4}}}
+    search = OptunaSearch(est, space, n_trials=2, cv=CV3, pruner="hyperband",
+                          random_state=0).fit(X, y)
+    assert search.study_.pruner._max_resource == 4
+    assert (search.cv_results_["n_epochs"] <= search.cv_results_["param_mlp__max_iter"]).all()
 
 
 def test_resolve_pruner_names_and_objects():

@@ -177,6 +177,10 @@ def test_tracker_best_model_loads_and_predicts_like_best_estimator(tracked_searc
 
     monkeypatch.setenv("MLFLOW_ALLOW_PICKLE_DESERIALIZATION", "true")
     assert tracked_search.tracker.model_uri.startswith("models:/")
+    model_id = tracked_search.tracker.model_uri.rsplit("/", 1)[-1]
+    logged = tracked_search.tracker.client.get_logged_model(model_id)
+    assert logged.experiment_id == tracked_search.tracker.experiment_id  # not "Default"
+    assert logged.source_run_id == tracked_search.tracker.parent_run_id
     with _use_tracking_uri(tracked_search.uri):
         model = mlflow.sklearn.load_model(tracked_search.tracker.model_uri)
     expected = tracked_search.search.best_estimator_.predict(tracked_search.X)

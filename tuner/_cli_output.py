@@ -95,8 +95,8 @@ def print_plan(out, experiment, data, *, storage, n_trials=None, n_jobs=None, tr
     driver = experiment.driver
     sampler = f"sampler {driver.sampler}, " if driver.type == "optuna" else ""
     size = experiment.config.test_size
-    split = (f"train {math.ceil(len(data.y) * (1 - size))} / held-out test "
-             f"{len(data.y) - math.ceil(len(data.y) * (1 - size))}") if size else "no test split"
+    n_test = math.ceil(size * len(data.y))  # train_test_split rounds the test part up
+    split = f"train {len(data.y) - n_test} / held-out test {n_test}" if size else "no test split"
     params = experiment.estimator.params
     rows = [("Experiment", f"{experiment.name}  ({experiment.where})"),
             ("Dataset", f"{data.describe()}; {split}"),
@@ -142,13 +142,24 @@ def _counts_text(states):
 def _print_results(out, experiment, storage, tracker):
     """How to look at the results afterwards (never wrapped: the commands stay copyable)."""
     source = experiment.where or experiment.name
+    flag = "" if storage == experiment.storage else f" --storage {storage}"
     lines = [f"Study:  '{experiment.name}' in {storage} (run again to resume, --fresh to "
-             "restart)", f"Report: python -m tuner report {source}"]
+             "restart)", f"Report: python -m tuner report {source}{flag}"]
     if tracker is not None:
         lines.append(f"MLflow: python -m tuner ui --tracking-uri {tracker.tracking_uri}  "
                      f"(experiment '{tracker.experiment_name}')")
     for line in lines:
         out.print(line, soft_wrap=True)
+
+
+def _param_rows(raw, resolved):
+    """Best raw parameters; a derived value (e.g. a batch-scaled rate) shows what was used."""
+    rows = []
+    for name, value in raw.items():
+        used = resolved.get(f"{run_helpers.STEP}__{name}", resolved.get(name, value))
+        text = _fmt(value) if _fmt(used) == _fmt(value) else f"{_fmt(value)} (used: {_fmt(used)})"
+        rows.append((f"  {name}", text))
+    return rows
 
 
 def print_summary(out, search, *, storage, elapsed):
@@ -158,7 +169,7 @@ def print_summary(out, search, *, storage, elapsed):
     scoring = experiment.scoring or "score"
     rows = [(f"Best trial #{results['trial_number'][best]}", _counts_text(
         [str(s) for s in results["state"]]))]
-    rows += [(f"  {k}", _fmt(v)) for k, v in results["base_params"][best].items()]
+    rows += _param_rows(results["base_params"][best], results["params"][best])
     rows.append((f"CV {scoring}", f"{search.best_score_:.4f} +- "
                                   f"{results['std_test_score'][best]:.4f} "
                                   f"({search.n_splits_} folds)"))
@@ -220,6 +231,7 @@ class _NoInterruptTraceback(logging.Filter):
     """Keep Optuna's "trial failed" warning on Ctrl-C to one line (drop the traceback)."""
 
     def filter(self, record):
+        """Strip the traceback of a KeyboardInterrupt; keep every record."""
         if record.exc_info and isinstance(record.exc_info[1], KeyboardInterrupt):
             record.exc_info, record.exc_text = None, None
         return True
@@ -349,4 +361,40 @@ def report_command(path, *, overrides=(), out=None, storage=None):
     html = write_report(study, Path(out or Path("reports") / experiment.name),
                         title=f"{experiment.name}: {experiment.description.strip()}".rstrip(": "))
     console().print(f"Report written: {html}")
+    return EXIT_OK
+
+
+# ---------------------------------------------------------------- lr-find
+
+def lr_find_command(path, *, overrides=(), batch_sizes=(), write_space=None, out=None,
+                    tracking_uri=None, tracking=True):
+    """``tuner lr-find``: range test per batch size, plot, suggestions, narrowed space."""
+    import yaml
+    from rich.table import Table
+
+    experiment = load_experiment(path, overrides=overrides)
+    results, n_train = run_helpers.lr_find_experiment(experiment, batch_sizes)
+    png = Path(out or Path("reports") / experiment.name / "lr_find.png")
+    png.parent.mkdir(parents=True, exist_ok=True)
+    run_helpers.lr_figure(results).savefig(png, dpi=110)
+    table = Table(title=f"Learning-rate range test on {n_train} training samples",
+                  title_justify="left")
+    for column in ("batch size", "suggested lr", "suggested range", "minibatches", "diverged"):
+        table.add_column(column, justify="right")
+    for r in results:
+        table.add_row(str(r.batch_size), f"{r.suggested_lr:.3g}",
+                      f"{r.suggested_range[0]:.3g} .. {r.suggested_range[1]:.3g}",
+                      str(len(r.lrs)), "yes" if r.diverged else "no")
+    out_console = console()
+    out_console.print(table)
+    out_console.print(f"Plot: {png}", soft_wrap=True)
+    if write_space:
+        space = run_helpers.narrow_space(experiment.space, results[0], n_train)
+        header = (f"# {experiment.name} space, learning_rate_init narrowed by lr-find "
+                  f"(batch size {results[0].batch_size})\n")
+        Path(write_space).write_text(header + yaml.safe_dump(space.to_dict(), sort_keys=False))
+        out_console.print(f"Space written: {write_space}", soft_wrap=True)
+    if tracking and experiment.config.tracking.enabled:
+        uri = run_helpers.log_lr_find(experiment, results, png, tracking_uri)
+        out_console.print(f"Logged to MLflow run 'lr-find' ({uri})", soft_wrap=True)
     return EXIT_OK

@@ -1,4 +1,4 @@
-"""Experiment files: reading YAML, ``--set`` overrides, finding and resolving search spaces.
+"""Experiment files: YAML, ``--set`` overrides, search spaces and cross-section checks.
 
 Examples
 --------
@@ -16,6 +16,10 @@ import yaml
 from tuner.errors import ConfigError, ExperimentError
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+#: Columns of cv_results_ (besides parameters) a ``report.columns`` entry may name.
+RESULT_COLUMNS = ("mean_test_score", "std_test_score", "rank_test_score", "mean_train_score",
+                  "mean_fit_time", "std_fit_time", "mean_score_time", "n_epochs", "n_updates",
+                  "n_samples_seen", "state", "trial_number", "fail_reason")
 _SHORTHANDS = {"dataset": "name", "search_space": "file", "driver": "type",
                "driver.pruner": "type", "tracking": "enabled"}
 
@@ -126,7 +130,8 @@ def find_space_file(ref, experiment_path=None, *, source=None):
         if candidate.is_file():
             return candidate
     known = list_spaces(experiment_path)
-    if ref_path.stem in known and ref_path.suffix in ("", ".yaml", ".yml") and ref_path.stem == ref:
+    if len(ref_path.parts) == 1 and ref_path.suffix in ("", ".yaml", ".yml") \
+            and ref_path.stem in known:
         return known[ref_path.stem]
     close = difflib.get_close_matches(str(ref), list(known), n=1)
     hint = f" (did you mean {close[0]!r}?)" if close else ""
@@ -187,3 +192,88 @@ def resolve_space(config, experiment_path=None):
         return SearchSpace.load(spec)
     except SearchSpaceError as err:
         raise _resource(err, source, prefix) from None
+
+
+# ---------------------------------------------------------------- cross-section checks
+
+def check_task(experiment, data):
+    """A classifier needs class labels, a regressor numbers."""
+    import numpy as np
+
+    named = experiment.config.dataset.name is not None
+    if experiment.is_classifier and data.task == "regression":
+        continuous = data.y.dtype.kind == "f" and not np.all(np.mod(data.y, 1) == 0)
+        if named or continuous:
+            raise ExperimentError(f"{data.name} has a continuous target",
+                                  source=experiment.where, key="estimator.type",
+                                  value="classifier", allowed="regressor")
+    if not experiment.is_classifier and data.y.dtype.kind in "OUSb":
+        raise ExperimentError(f"{data.name} has non-numeric labels", source=experiment.where,
+                              key="estimator.type", value="regressor", allowed="classifier")
+
+
+def _unknown(name, choices, *, source, key, value):
+    """An ExperimentError for a name that is not among ``choices``, with a did-you-mean."""
+    close = difflib.get_close_matches(str(name), list(choices), n=1)
+    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    return ExperimentError(f"unknown name{hint}", source=source, key=key, value=value,
+                           allowed=", ".join(sorted(choices)))
+
+
+def _check_estimator_params(experiment):
+    """Fixed estimator parameters must exist and be valid (sklearn's parameter constraints)."""
+    from sklearn.utils._param_validation import InvalidParameterError
+
+    cls, params = experiment.estimator_class(), experiment.config.estimator.params
+    valid = cls().get_params()
+    for name in params:
+        if name not in valid:
+            raise _unknown(name, valid, source=experiment.where,
+                           key=f"estimator.params.{name}", value=name)
+    try:
+        cls(**{k: tuple(v) if isinstance(v, list) else v
+               for k, v in params.items()})._validate_params()
+    except InvalidParameterError as exc:
+        found = re.search(r"The '(\w+)' parameter", str(exc))
+        name = found.group(1) if found else None
+        raise ExperimentError(str(exc).split(" Got ")[0].removeprefix(f"The '{name}' "),
+                              source=experiment.where, key=f"estimator.params.{name}",
+                              value=params.get(name)) from None
+    return valid
+
+
+def check_semantics(experiment):
+    """Cross-section checks: names in the space, scoring, report columns."""
+    valid = _check_estimator_params(experiment)
+    where = experiment.where
+    spec = experiment.space.to_dict()
+    for name in {n: 0 for group in spec.get("union", [spec]) for n in group["parameters"]}:
+        if name not in valid:
+            raise _unknown(name, valid, source=where, key=f"search_space.parameters.{name}",
+                           value=name)
+    scoring = experiment.config.scoring
+    if scoring is not None:
+        from sklearn.metrics import get_scorer_names
+
+        if scoring not in get_scorer_names():
+            raise _unknown(scoring, get_scorer_names(), source=where, key="scoring",
+                           value=scoring)
+    allowed = set(RESULT_COLUMNS) | set(valid)
+    for column in experiment.config.report.columns:
+        if column not in allowed:
+            raise _unknown(column, allowed, source=where, key="report.columns", value=column)
+    _check_sampler(experiment)
+
+
+def _check_sampler(experiment):
+    """Samplers that need an extra package (gp: torch, cmaes: cmaes) must find it."""
+    driver = experiment.driver
+    if driver.type != "optuna" or driver.sampler in ("tpe", "random", "qmc"):
+        return
+    from tuner.search.drivers import make_sampler
+
+    try:
+        make_sampler(driver.sampler, 0)
+    except ConfigError as err:
+        raise ExperimentError(err.message, source=experiment.where, key="driver.sampler",
+                              value=driver.sampler, allowed=err.allowed) from None

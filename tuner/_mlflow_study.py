@@ -10,6 +10,8 @@ from pathlib import Path
 RUN_STATUS = {"complete": "FINISHED", "pruned": "KILLED", "fail": "FAILED"}
 _PACKAGES = ("tuner", "numpy", "scikit-learn", "optuna", "mlflow")
 _MAX_VALUE = 6000  # MLflow's limit on a param value (characters)
+# per-epoch counters logged once, as final values (each metric value costs ~0.25 ms in SQLite)
+_EPOCH_COUNTERS = frozenset({"epoch", "n_updates", "n_samples_seen", "fit_time"})
 
 _STATE_NAMES = {"COMPLETE": "complete", "PRUNED": "pruned", "FAIL": "failed"}
 _SEARCH_PARAMS = ("cv", "scoring", "n_trials", "timeout", "random_state", "refit", "error_score",
@@ -80,6 +82,24 @@ def _artifact_location(uri, experiment_name):
     return (Path(uri[len("sqlite:///"):]).parent / "mlartifacts" / slug).as_uri()
 
 
+def use_wal(uri):
+    """Put a SQLite store in write-ahead-log mode (persistent in the file; no-op otherwise).
+
+    Measured here: a commit costs ~2 ms instead of ~13 ms, which halves the cost
+    of logging a trial, and readers (the UI) no longer block the writers.
+    """
+    if not uri.startswith("sqlite:///"):
+        return
+    import sqlite3
+    from contextlib import closing
+
+    try:
+        with closing(sqlite3.connect(uri[len("sqlite:///"):], timeout=5)) as connection:
+            connection.execute("PRAGMA journal_mode=WAL").fetchall()
+    except sqlite3.Error:  # busy or read-only: the default journal still works
+        pass
+
+
 def get_experiment_id(client, name, uri):
     """Id of the experiment called ``name``, created (with its artifact folder) if missing."""
     experiment = client.get_experiment_by_name(name)
@@ -110,7 +130,7 @@ def trial_metrics(record, buffered, end_ms):
     for index, values in rows:
         epoch = int(values.get("epoch", index))
         for key, value in values.items():
-            if key != "epoch" and (number := _number(value)) is not None:
+            if key not in _EPOCH_COUNTERS and (number := _number(value)) is not None:
                 metrics[key, epoch] = Metric(key, number, stamps.get(epoch, end_ms), epoch)
     step = int(getattr(record, "n_epochs", 0) or len(rows))
     for key, value in _final_values(record).items():
@@ -148,14 +168,30 @@ def trial_tags(record, parent_run_id, study_name):
 
 
 def trial_params(record):
-    """Estimator params of the trial, plus raw values that the space decoded differently."""
+    """Estimator params of the trial, plus raw (Optuna) values the space turned into others.
+
+    A raw ``learning_rate_init`` matches the estimator's ``learning_rate_init``
+    or a pipeline's ``mlp__learning_rate_init``; it is logged as
+    ``raw.learning_rate_init`` only when the values differ (derived rules).
+    """
     params = dict(getattr(record, "params", None) or {})
     for name, raw in (getattr(record, "raw_params", None) or {}).items():
-        if name not in params:
+        match = [k for k in params if k == name or k.endswith(f"__{name}")]
+        if not match:
             params[name] = raw
-        elif _param_str(params[name]) != _param_str(raw):
+        elif _param_str(params[match[0]]) != _param_str(raw):
             params[f"raw.{name}"] = raw
     return params
+
+
+def trial_start(record, buffered, end):
+    """Start time (ms) of a trial: end minus its fitting and scoring time, summed over folds."""
+    attrs = getattr(record, "user_attrs", None) or {}
+    seconds = [t for key in ("fit_times", "score_times") for t in attrs.get(key) or []
+               if _number(t) is not None]
+    if seconds:
+        return end - int(1000 * sum(seconds))  # folds are trained one after another
+    return buffered[0][0] if buffered else end
 
 
 def _name(obj):
@@ -328,8 +364,8 @@ def _pip_requirements():
     return pins
 
 
-def log_best_model(tracking_uri, run_id, search):
-    """Log ``best_estimator_`` with signature and input example as the model ``model``."""
+def log_best_model(client, run_id, search):
+    """Log ``best_estimator_`` (signature, input example) as the parent run's model ``model``."""
     import mlflow.sklearn
     from mlflow.models import infer_signature
     from mlflow.tracking._tracking_service.utils import _use_tracking_uri
@@ -337,42 +373,14 @@ def log_best_model(tracking_uri, run_id, search):
     model = search.best_estimator_
     example = _input_example(search, model)
     signature = infer_signature(example, model.predict(example))
+    # created here so that it lands in the run's experiment, not the "active" (Default) one
+    logged = client.create_logged_model(
+        client.get_run(run_id).info.experiment_id, name="model", source_run_id=run_id,
+        params={k: _param_str(v) for k, v in (getattr(search, "best_params_", None) or {}).items()},
+        model_type=type(model).__name__)
     # cloudpickle: skops would need every custom type (tuner.*) allow-listed at load time.
-    with _use_tracking_uri(tracking_uri):  # Model.log resolves the global URI
+    with _use_tracking_uri(client.tracking_uri):  # Model.log resolves the global URI
         return mlflow.sklearn.log_model(
             model, name="model", signature=signature, input_example=example,
             pip_requirements=_pip_requirements(), serialization_format="cloudpickle",
-            run_id=run_id)
-
-
-def _children(client, parent_run_id):
-    """Child runs of a parent, keyed by trial number."""
-    run = client.get_run(parent_run_id)
-    runs = client.search_runs([run.info.experiment_id],
-                              filter_string=f"tags.`mlflow.parentRunId` = '{parent_run_id}'",
-                              max_results=50000)
-    return {int(r.data.tags["tuner.trial"]): r for r in runs if "tuner.trial" in r.data.tags}
-
-
-def close_orphans(client, parent_run_id, trial_numbers, reason, status):
-    """Create or close the child runs of ``trial_numbers`` with ``status`` and ``reason``."""
-    if status not in ("FAILED", "KILLED"):
-        raise ValueError(f"status must be 'FAILED' or 'KILLED', got {status!r}")
-    state = {v: k for k, v in RUN_STATUS.items()}[status]
-    parent = client.get_run(parent_run_id)
-    children, closed = _children(client, parent_run_id), []
-    for number in trial_numbers:
-        run = children.get(number)
-        if run is not None and run.info.status != "RUNNING":
-            continue  # already finished: its own record is the truth
-        if run is None:
-            tags = {"mlflow.parentRunId": parent_run_id, "tuner.trial": str(number),
-                    "tuner.study": parent.data.tags.get("tuner.study", "")}
-            run = client.create_run(parent.info.experiment_id, run_name=f"trial-{number:03d}",
-                                    tags=tags)
-        batch(client, run.info.run_id, tags={
-            "tuner.state": state, "tuner.fail_reason": reason,
-            "mlflow.note.content": f"Trial {number} {state}: {reason}"})
-        client.set_terminated(run.info.run_id, status=status)
-        closed.append(run.info.run_id)
-    return closed
+            run_id=run_id, model_id=logged.model_id)

@@ -28,6 +28,23 @@ _TRACKING_URI = click.option("--tracking-uri", help="MLflow store (default: the 
                              "else MLFLOW_TRACKING_URI, else sqlite:///mlflow.db).")
 
 
+def _export_stale_after(ctx, param, value):
+    """Hand ``--stale-after`` to tuner.search.recovery (and worker processes) via the env."""
+    if value is not None:
+        import os
+
+        os.environ["TUNER_STALE_AFTER"] = repr(value)
+    return value
+
+
+_STALE_AFTER = click.option(
+    "--stale-after", type=click.FloatRange(min=0, min_open=True), metavar="SECONDS",
+    expose_value=False, callback=_export_stale_after,
+    help="Fail (and retry once) RUNNING trials of other hosts that started more than SECONDS "
+         "ago; same-host trials are failed as soon as their process is gone (journal storage "
+         "has no heartbeats). Env: TUNER_STALE_AFTER.")
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(package_name="tuner", prog_name="tuner")
 def cli():
@@ -44,9 +61,10 @@ def cli():
 @_TRACKING_URI
 @click.option("--no-mlflow", is_flag=True, help="Do not log to MLflow.")
 @click.option("--dry-run", is_flag=True, help="Validate and print the plan; run nothing.")
-@click.option("--fresh", is_flag=True, help="Delete the experiment's previous study first "
-              "(default: resume it up to its budget).")
-def run(experiment, overrides, n_trials, n_jobs, storage, tracking_uri, no_mlflow, dry_run,
+@click.option("--fresh", is_flag=True, help="Delete the experiment's stored study first and "
+              "start over (its MLflow runs are kept; default: resume it up to its budget).")
+@_STALE_AFTER
+def run(*, experiment, overrides, n_trials, n_jobs, storage, tracking_uri, no_mlflow, dry_run,
         fresh):
     """Run an experiment file: plan, live progress bar, summary.
 
@@ -69,7 +87,8 @@ def run(experiment, overrides, n_trials, n_jobs, storage, tracking_uri, no_mlflo
 @_N_JOBS
 @_TRACKING_URI
 @click.option("--no-mlflow", is_flag=True, help="Do not log to MLflow.")
-def worker(experiment, storage, overrides, n_trials, n_jobs, tracking_uri, no_mlflow):
+@_STALE_AFTER
+def worker(*, experiment, storage, overrides, n_trials, n_jobs, tracking_uri, no_mlflow):
     """Join the study of EXPERIMENT from any machine and run trials until its budget is spent.
 
     The study must exist (start it with `tuner run`); the worker neither refits nor
@@ -84,7 +103,7 @@ def worker(experiment, storage, overrides, n_trials, n_jobs, tracking_uri, no_ml
 @cli.command()
 @click.argument("path", type=click.Path(dir_okay=False))
 @_SET
-def validate(path, overrides):
+def validate(*, path, overrides):
     """Validate an experiment file (loading its data) or a search space file."""
     from tuner._cli_output import validate_command
 
@@ -103,7 +122,7 @@ def spaces():
 @click.option("--port", default=5000, show_default=True, type=click.IntRange(1, 65535))
 @click.option("--host", default="127.0.0.1", show_default=True)
 @_TRACKING_URI
-def ui(port, host, tracking_uri):
+def ui(*, port, host, tracking_uri):
     """Open the MLflow UI on the tracking store."""
     from tuner.tracking import launch_ui
 
@@ -122,7 +141,7 @@ def ui(port, host, tracking_uri):
               "(default: reports/<name>/lr_find.png).")
 @_TRACKING_URI
 @click.option("--no-mlflow", is_flag=True, help="Do not log the plot to MLflow.")
-def lr_find(experiment, overrides, batch_sizes, write_space, out, tracking_uri, no_mlflow):
+def lr_find(*, experiment, overrides, batch_sizes, write_space, out, tracking_uri, no_mlflow):
     """Learning-rate range test on the experiment's training data."""
     from tuner._cli_output import lr_find_command
 
@@ -137,7 +156,7 @@ def lr_find(experiment, overrides, batch_sizes, write_space, out, tracking_uri, 
 @click.option("--out", type=click.Path(file_okay=False), help="Output directory "
               "(default: reports/<name>).")
 @click.option("--storage", help="Study storage (default: the experiment's).")
-def report(experiment, overrides, out, storage):
+def report(*, experiment, overrides, out, storage):
     """Write the HTML report (figures + tables) of the experiment's study."""
     from tuner._cli_output import report_command
 

@@ -152,8 +152,7 @@ class BaseMLP(BaseEstimator):
         if not incremental or not hasattr(self, "_rng"):
             # A fresh generator per fit, seeded from random_state (bit-identical refits).
             self._rng = np.random.default_rng(check_random_state(self.random_state).randint(2**31))
-        # The network's dtype is fixed at initialisation, from ``dtype`` or the input.
-        dtype = (np.dtype(self.dtype or X.dtype) if first else self.coefs_[0].dtype)
+        dtype = np.dtype(self.dtype or X.dtype) if first else self.coefs_[0].dtype  # fixed
         X, Y = np.ascontiguousarray(X, dtype=dtype), np.ascontiguousarray(Y, dtype=dtype)
         if first:
             self._initialize(X.shape[1], Y.shape[1], dtype)
@@ -172,6 +171,7 @@ class BaseMLP(BaseEstimator):
         self._network.initialize(self._rng)
         self.n_layers_, self.n_outputs_, self.loss_curve_ = len(sizes), n_outputs, []
         self.n_iter_, self.t_, self.n_updates_, self.best_loss_ = 0, 0, 0, np.inf
+        self.validation_scores_ = self.best_validation_score_ = None
         self.coefs_, self.intercepts_ = list(self._network.coefs), list(self._network.intercepts)
 
     def _prepare_training(self, incremental):
@@ -243,14 +243,12 @@ class BaseMLP(BaseEstimator):
                                 self.out_activation_)
 
 
-
 class MLPClassifier(ClassifierMixin, BaseMLP):
     """Multi-layer perceptron classifier trained by the numpy core.
 
     Softmax + cross-entropy for multiclass targets, sigmoid + binary
     cross-entropy for binary and multilabel ones.
-    {params}{attrs}
-    classes_ : ndarray
+    {params}{attrs}    classes_ : ndarray
         Class labels.
 
     Examples

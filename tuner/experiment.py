@@ -21,19 +21,23 @@ Examples
 ('iris_demo', 3, ['learning_rate_init'])
 """
 
-import difflib
-import re
 from pathlib import Path
 
 from tuner import _experiment_run as run_helpers
-from tuner._experiment_files import apply_overrides, list_spaces, read_yaml, resolve_space
+from tuner._experiment_files import (
+    apply_overrides,
+    check_semantics,
+    check_task,
+    list_spaces,
+    read_yaml,
+    resolve_space,
+)
 from tuner._experiment_run import (
     build_estimator,
     build_search,
     epoch_budget,
     n_trials_budget,
     split_data,
-    yaml_params,
 )
 from tuner._experiment_schema import validate_experiment
 from tuner.errors import ExperimentError
@@ -42,10 +46,6 @@ __all__ = ["Experiment", "build_estimator", "build_search", "epoch_budget", "lis
            "load_experiment", "n_trials_budget", "run_experiment", "run_worker", "split_data"]
 
 STORAGE_DIR = ".tuner"
-#: Columns of cv_results_ (besides parameters) a ``report.columns`` entry may name.
-RESULT_COLUMNS = ("mean_test_score", "std_test_score", "rank_test_score", "mean_train_score",
-                  "mean_fit_time", "std_fit_time", "mean_score_time", "n_epochs", "n_updates",
-                  "state", "trial_number")
 
 
 # ---------------------------------------------------------------- the experiment
@@ -70,10 +70,10 @@ class Experiment:
     >>> from tuner._experiment_schema import validate_experiment
     >>> from tuner.spaces import SearchSpace
     >>> cfg = validate_experiment({"name": "x", "dataset": "iris",
-    ...                            "search_space": {"parameters": {"alpha": {"type": "fixed",
-    ...                                                                      "value": 0.1}}}})
-    >>> Experiment(cfg, SearchSpace.load({"parameters": {}})).storage
-    '.tuner/x.journal'
+    ...                            "search_space": "mlp_default"})
+    >>> exp = Experiment(cfg, SearchSpace.load("mlp_default"))
+    >>> exp.storage, exp.cv, exp.is_classifier
+    ('.tuner/x.journal', 5, True)
     """
 
     def __init__(self, config, space, source=None):
@@ -126,75 +126,8 @@ class Experiment:
         data = load_dataset(ds.name, path=self.data_path() if ds.path else None,
                             target=ds.target, features=ds.features, params=ds.params,
                             source=self.where, random_state=self.config.seed)
-        _check_task(self, data)
+        check_task(self, data)
         return data
-
-
-def _check_task(experiment, data):
-    """A classifier needs class labels, a regressor numbers."""
-    import numpy as np
-
-    named = experiment.config.dataset.name is not None
-    if experiment.is_classifier and data.task == "regression":
-        continuous = data.y.dtype.kind == "f" and not np.all(np.mod(data.y, 1) == 0)
-        if named or continuous:
-            raise ExperimentError(f"{data.name} has a continuous target",
-                                  source=experiment.where, key="estimator.type",
-                                  value="classifier", allowed="regressor")
-    if not experiment.is_classifier and data.y.dtype.kind in "OUSb":
-        raise ExperimentError(f"{data.name} has non-numeric labels", source=experiment.where,
-                              key="estimator.type", value="regressor", allowed="classifier")
-
-
-def _unknown(name, choices, *, source, key, value):
-    """An ExperimentError for a name that is not among ``choices``, with a did-you-mean."""
-    close = difflib.get_close_matches(str(name), list(choices), n=1)
-    hint = f" (did you mean {close[0]!r}?)" if close else ""
-    return ExperimentError(f"unknown name{hint}", source=source, key=key, value=value,
-                           allowed=", ".join(sorted(choices)))
-
-
-def _check_estimator_params(experiment):
-    """Fixed estimator parameters must exist and be valid (sklearn's parameter constraints)."""
-    from sklearn.utils._param_validation import InvalidParameterError
-
-    cls, params = experiment.estimator_class(), experiment.config.estimator.params
-    valid = cls().get_params()
-    for name in params:
-        if name not in valid:
-            raise _unknown(name, valid, source=experiment.where,
-                           key=f"estimator.params.{name}", value=name)
-    try:
-        cls(**yaml_params(params))._validate_params()
-    except InvalidParameterError as exc:
-        found = re.search(r"The '(\w+)' parameter", str(exc))
-        name = found.group(1) if found else None
-        raise ExperimentError(str(exc).split(" Got ")[0].removeprefix(f"The '{name}' "),
-                              source=experiment.where, key=f"estimator.params.{name}",
-                              value=params.get(name)) from None
-    return valid
-
-
-def _check_semantics(experiment):
-    """Cross-section checks: names in the space, scoring, report columns."""
-    valid = _check_estimator_params(experiment)
-    where = experiment.where
-    spec = experiment.space.to_dict()
-    for name in {n: 0 for group in spec.get("union", [spec]) for n in group["parameters"]}:
-        if name not in valid:
-            raise _unknown(name, valid, source=where, key=f"search_space.parameters.{name}",
-                           value=name)
-    scoring = experiment.config.scoring
-    if scoring is not None:
-        from sklearn.metrics import get_scorer_names
-
-        if scoring not in get_scorer_names():
-            raise _unknown(scoring, get_scorer_names(), source=where, key="scoring",
-                           value=scoring)
-    allowed = set(RESULT_COLUMNS) | set(valid)
-    for column in experiment.config.report.columns:
-        if column not in allowed:
-            raise _unknown(column, allowed, source=where, key="report.columns", value=column)
 
 
 def load_experiment(path, overrides=()):
@@ -227,7 +160,7 @@ def load_experiment(path, overrides=()):
     data = apply_overrides(data, overrides) if overrides and isinstance(data, dict) else data
     config = validate_experiment(data, source=str(path))
     experiment = Experiment(config, resolve_space(config, path), source=path)
-    _check_semantics(experiment)
+    check_semantics(experiment)
     return experiment
 
 
@@ -240,9 +173,13 @@ def make_tracker(experiment, data, *, tracking_uri=None):
     from tuner.tracking import MLflowTracker
 
     cfg = experiment.config.tracking
+    estimator = build_estimator(experiment)
+    final = estimator.steps[-1][1] if hasattr(estimator, "steps") else estimator
     context = {"experiment_file": experiment.where, "dataset": data.name,
                "n_samples": data.X.shape[0], "n_features": data.X.shape[1],
-               "test_size": experiment.config.test_size, "preprocess": experiment.preprocess}
+               "test_size": experiment.config.test_size, "preprocess": experiment.preprocess,
+               "estimator_class": type(final).__name__,
+               **{f"mlp.{k}": v for k, v in final.get_params().items()}}
     return MLflowTracker(tracking_uri or cfg.tracking_uri,
                          cfg.experiment_name or experiment.name, log_model=cfg.log_model,
                          context={k: v for k, v in context.items() if v is not None})
@@ -350,8 +287,9 @@ def run_worker(experiment, *, storage, n_trials=None, n_jobs=None, tracking_uri=
 
     The study must exist (``tuner run`` creates it). Trials are logged to the
     study's MLflow parent run; the worker does not refit, score the test split
-    or close the study (the ``run`` process does). Its sampler gets a fresh
-    random seed so it never proposes the same points as the other workers.
+    or close the study (the ``run`` process does). Its sampler seed is derived
+    from the experiment's seed and a worker index claimed from the study, so it
+    never proposes the same points as the other workers.
 
     Parameters
     ----------
@@ -372,8 +310,6 @@ def run_worker(experiment, *, storage, n_trials=None, n_jobs=None, tracking_uri=
     ...            storage="postgresql+psycopg2://db/tuner")  # doctest: +SKIP
     24
     """
-    import secrets
-
     if not isinstance(experiment, Experiment):
         experiment = load_experiment(experiment)
     if run_helpers.stored_trials(storage, experiment.name) is None:
@@ -387,8 +323,7 @@ def run_worker(experiment, *, storage, n_trials=None, n_jobs=None, tracking_uri=
     if tracking and experiment.config.tracking.enabled:
         hooks.insert(0, _WorkerHooks(make_tracker(experiment, data, tracking_uri=tracking_uri)))
     search = run_helpers.build_search(experiment, n_trials=n_trials, n_jobs=n_jobs,
-                                      storage=storage, callbacks=hooks, refit=False,
-                                      random_state=secrets.randbelow(2**31 - 1))
+                                      storage=storage, callbacks=hooks, refit=False)
     try:
         search.fit(X_train, y_train)
     except KeyboardInterrupt:

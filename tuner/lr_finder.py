@@ -13,15 +13,18 @@ cannot end it) or a loss is not finite or explodes.  It uses the estimator's own
 network, optimizer and minibatches (any solver, batch size, dropout), only with a
 per-minibatch learning rate.
 
-The curve is then read on ``smoothed_losses``, the same average run forwards
-and backwards: the causal average lags ``~1 / smooth`` minibatches behind, which
-would shift every reading towards larger (riskier) rates.  With ``i*`` the
-index of its minimum:
+The curve is then read on ``smoothed_losses``: the losses up to where the causal
+average bottoms out (the diverging tail is smoothed apart, so that it cannot
+leak backwards), smoothed by local straight-line fits with the same weights
+``(1 - smooth) ** |i - j|`` on both sides (:func:`local_linear_smooth`).  The
+causal average lags ``~1 / smooth`` minibatches behind, which would shift every
+reading towards larger (riskier) rates; the local fits do not.  With ``i*`` the
+index of the lowest smoothed loss:
 
-* ``suggested_lr``: steepest descent, the most negative ``d s / d log(lr)`` up to ``i*``;
-* ``suggested_range``: from where the loss starts to fall (the smoothed loss is
-  first 10% of the way from its start down to its minimum) to where it bottoms
-  out (``lr`` at ``i*``).
+* ``suggested_lr``: steepest descent, the most negative fitted ``d loss / d log(lr)``
+  up to ``i*``;
+* ``suggested_range``: from where the loss starts to fall (its fitted slope first
+  reaches a quarter of the steepest slope) to where it bottoms out (``lr`` at ``i*``).
 
 Examples
 --------
@@ -30,10 +33,10 @@ Examples
 >>> rng = np.random.default_rng(0)
 >>> X = rng.normal(size=(256, 4)); y = X @ np.array([1.0, -2.0, 0.5, 3.0])
 >>> result = lr_find(MLPRegressor((), solver="sgd", momentum=0.0, batch_size=32),
-...                  X, y, min_lr=1e-4, max_lr=10.0, num_steps=60, random_state=0)
+...                  X, y, min_lr=1e-4, max_lr=1e3, num_steps=60, random_state=0)
 >>> low, high = result.suggested_range
->>> bool(1e-4 <= low <= result.suggested_lr <= high <= 10.0), len(result.lrs) < 60
-(True, True)
+>>> bool(1e-4 <= low <= result.suggested_lr <= high), result.diverged, len(result.lrs) < 60
+(True, True, True)
 """
 
 import math
@@ -47,7 +50,7 @@ from .errors import ConfigError
 from .estimators import BaseMLP, _blas_threads
 from .nn.training import DivergenceError, resolve_batch_size
 
-START_FRACTION = 0.1  # the loss "starts to fall" once 10% of its total descent is done
+START_FRACTION = 0.25  # the loss "starts to fall" once its slope is 1/4 of the steepest
 
 
 @dataclass
@@ -58,7 +61,7 @@ class LRFinderResult:
     ----------
     lrs, losses, smoothed_losses : ndarray
         One entry per minibatch: learning rate used, loss before its update, and the
-        loss smoothed without lag (forward-backward moving average).
+        loss smoothed without lag (:func:`local_linear_smooth`).
     suggested_lr : float
         Learning rate of steepest descent of the smoothed loss.
     suggested_range : tuple of float
@@ -110,7 +113,8 @@ class LRFinderResult:
                title=f"Learning-rate range test (batch size {self.batch_size})")
         finite = self.losses[np.isfinite(self.losses)]
         if finite.size:  # keep the diverging tail from flattening the interesting part
-            ax.set_ylim(finite.min() * 0.95, min(finite.max(), 4 * self.smoothed_losses[0]))
+            low = finite.min() * 0.95
+            ax.set_ylim(low, max(min(finite.max(), 4 * self.smoothed_losses[0]), 1.1 * low))
         ax.legend(loc="best", fontsize="small")
         return ax.figure
 
@@ -124,22 +128,61 @@ def _ema(values, smooth):
     return out
 
 
-def zero_lag_smooth(losses, smooth):
-    """The EMA run forwards then backwards: same smoothing, no lag (for reading the curve).
+def local_linear_smooth(losses, smooth):
+    """Smooth ``losses`` by local straight-line fits; return ``(values, slopes)`` per point.
 
-    The curve is cut where the causal average bottoms out and each part is
-    smoothed on its own, so that the exploding tail of a diverging run cannot
-    leak backwards into the descent.
+    Point ``i`` gets the value at ``i`` of the least-squares line through its
+    neighbours ``j`` weighted by ``(1 - smooth) ** |i - j|`` (the weights of the
+    moving average, on both sides).  Unlike a causal average it has no lag, and
+    unlike a plain centred average it stays unbiased on a sloping stretch up to
+    the ends of the curve.  ``slopes`` are the fitted slopes per step.
 
     Examples
     --------
-    >>> zero_lag_smooth(np.array([1.0, 1.0, 1.0]), 0.5).tolist()
-    [1.0, 1.0, 1.0]
+    >>> values, slopes = local_linear_smooth(np.array([3.0, 2.0, 1.0, 0.0]), 0.5)
+    >>> values.round(12).tolist(), slopes.round(12).tolist()
+    ([3.0, 2.0, 1.0, 0.0], [-1.0, -1.0, -1.0, -1.0])
     """
+    y = np.asarray(losses, float)
+    n, decay = len(y), 1.0 - smooth
+    if n < 3 or decay == 0.0:
+        return y.copy(), np.gradient(y) if n > 1 else np.zeros(n)
+    half = min(n - 1, math.ceil(math.log(1e-8) / math.log(decay)))
+    sums = np.zeros((5, n))  # sum w, sum w d, sum w d^2, sum w y, sum w d y  (d = j - i)
+    for d in range(-half, half + 1):
+        i = slice(max(0, -d), min(n, n - d))
+        yj = y[max(0, d):min(n, n + d)]
+        w = decay ** abs(d)
+        sums[0, i] += w
+        sums[1, i] += w * d
+        sums[2, i] += w * d * d
+        sums[3, i] += w * yj
+        sums[4, i] += w * d * yj
+    s0, s1, s2, t0, t1 = sums
+    det = s0 * s2 - s1 * s1  # weighted least squares for y_j ~ value + slope * d
+    return (s2 * t0 - s1 * t1) / det, (s0 * t1 - s1 * t0) / det
+
+
+def _local_mean(losses, smooth):
+    """Weighted mean of the neighbours, weights ``(1 - smooth) ** |i - j|`` (tail display)."""
+    n = len(losses)
+    if n == 0:
+        return np.zeros(0)
+    weights = (1.0 - smooth) ** np.abs(np.subtract.outer(np.arange(n), np.arange(n)))
+    return weights @ np.asarray(losses, float) / weights.sum(axis=1)
+
+
+def _warmup(smooth, num_steps):
+    """Minibatches before the causal average is trusted: ``min(1 / smooth, num_steps / 5)``."""
+    return max(min(math.ceil(1.0 / smooth), num_steps // 5), 1)
+
+
+def _split_at_bottom(losses, smooth):
+    """``(head, tail)`` of ``losses``, cut just after the causal average's minimum."""
     losses = np.asarray(losses, float)
-    cut = int(np.argmin(_ema(losses, smooth))) + 1
-    return np.concatenate([_ema(_ema(part, smooth)[::-1], smooth)[::-1]
-                           for part in (losses[:cut], losses[cut:]) if part.size])
+    skip = min(_warmup(smooth, len(losses)), len(losses) - 1)
+    cut = skip + int(np.argmin(_ema(losses, smooth)[skip:])) + 1
+    return losses[:cut], losses[cut:]
 
 
 class _Recorder:
@@ -150,7 +193,7 @@ class _Recorder:
         self.log_ratio = math.log(max_lr / min_lr) / (num_steps - 1)
         self.smooth, self.diverge_factor = smooth, diverge_factor
         # No divergence verdict while the average still rests on a handful of minibatches.
-        self.warmup = min(math.ceil(1.0 / smooth), num_steps // 5)
+        self.warmup = _warmup(smooth, num_steps)
         self.lrs, self.losses = [], []
         self.avg, self.best, self.diverged = 0.0, math.inf, False
 
@@ -195,16 +238,19 @@ def _check_options(min_lr, max_lr, num_steps, smooth, diverge_factor):
                               allowed=allowed)
 
 
-def _suggest(lrs, smoothed):
-    """``(suggested_lr, (low, high))`` from the smoothed curve (see the module docstring)."""
-    best = int(np.argmin(smoothed[:int(np.argmin(_ema(smoothed, 1.0))) + 1]))
+def _read_curve(lrs, losses, smooth):
+    """Smoothed losses, suggested rate and range (see the module docstring)."""
+    head, tail = _split_at_bottom(losses, smooth)
+    values, slopes = local_linear_smooth(head, smooth)
+    smoothed = np.concatenate([values, _local_mean(tail, smooth)])
+    best = int(np.argmin(values))
     if best < 2:  # the loss never fell: the smallest rates are the only safe bet
-        return float(lrs[0]), (float(lrs[0]), float(lrs[best]))
-    slope = np.gradient(smoothed[:best + 1], np.log(lrs[:best + 1]))
-    steepest = int(np.argmin(slope))
-    threshold = smoothed[0] - START_FRACTION * (smoothed[0] - smoothed[best])
-    start = int(np.argmax(smoothed[:best + 1] <= threshold))
-    return float(lrs[steepest]), (float(lrs[min(start, steepest)]), float(lrs[best]))
+        return smoothed, float(lrs[0]), (float(lrs[0]), float(lrs[best]))
+    # lrs grow geometrically, so d loss / d log(lr) is the per-step slope over a constant
+    steepest = int(np.argmin(slopes[:best + 1]))
+    start = int(np.argmax(slopes[:steepest + 1] <= START_FRACTION * slopes[steepest]))
+    return smoothed, float(lrs[steepest]), (float(lrs[min(start, steepest)]),
+                                           float(lrs[best]))
 
 
 def lr_find(estimator, X, y, *, min_lr=1e-6, max_lr=10, num_steps=100, smooth=0.05,
@@ -242,10 +288,25 @@ def lr_find(estimator, X, y, *, min_lr=1e-6, max_lr=10, num_steps=100, smooth=0.
     >>> X, y = load_digits(return_X_y=True)
     >>> result = lr_find(MLPClassifier((32,), batch_size=64), X / 16, y, num_steps=40,
     ...                  min_lr=1e-5, max_lr=1.0, random_state=0)
-    >>> result.batch_size, bool(result.losses[-1] < result.losses[0] or result.diverged)
-    (64, True)
+    >>> low, high = result.suggested_range
+    >>> result.batch_size, len(result.lrs), bool(low <= result.suggested_lr <= high)
+    (64, 40, True)
     """
     _check_options(min_lr, max_lr, num_steps, smooth, diverge_factor)
+    est = _fresh_clone(estimator, random_state)
+    recorder = _Recorder(min_lr, max_lr, num_steps, smooth, diverge_factor)
+    n_rows = _record(est, X, y, recorder)
+    if len(recorder.lrs) < 2:
+        raise DivergenceError(epoch=1, learning_rate=min_lr, value="non-finite or exploded",
+                              what="loss of the first minibatches (lower min_lr)")
+    lrs, losses = np.array(recorder.lrs), np.array(recorder.losses)
+    smoothed, suggested, low_high = _read_curve(lrs, losses, smooth)
+    return LRFinderResult(lrs, losses, smoothed, suggested, low_high,
+                          resolve_batch_size(est.batch_size, n_rows), recorder.diverged)
+
+
+def _fresh_clone(estimator, random_state):
+    """An unfitted, validated copy of one of our MLPs (ConfigError for anything else)."""
     if not isinstance(estimator, BaseMLP):
         raise ConfigError("the learning-rate range test needs a tuner MLP estimator",
                           source="lr_find", key="estimator", value=type(estimator).__name__,
@@ -254,21 +315,18 @@ def lr_find(estimator, X, y, *, min_lr=1e-6, max_lr=10, num_steps=100, smooth=0.
     if random_state is not None:
         est.set_params(random_state=random_state)
     est._validate_params()
-    recorder = _Recorder(min_lr, max_lr, num_steps, smooth, diverge_factor)
+    return est
+
+
+def _record(est, X, y, recorder):
+    """Train ``est`` minibatch by minibatch at the recorder's rates; return the row count."""
     with _blas_threads(est.n_threads):
         X, Y, _ = est._setup(X, y, incremental=False)
         epoch = 0
-        while not recorder.done:
+        while not recorder.done:  # cycle over the data until num_steps or divergence
             epoch += 1
             try:
                 est._trainer.run_epoch(X, Y, recorder.lr, epoch=epoch, on_batch=recorder.on_batch)
             except DivergenceError:  # weights overflowed after the last recorded update
                 recorder.diverged = True
-    if len(recorder.lrs) < 2:
-        raise DivergenceError(epoch=1, learning_rate=min_lr, value="non-finite or exploded",
-                              what="loss of the first minibatches (lower min_lr)")
-    lrs, losses = np.array(recorder.lrs), np.array(recorder.losses)
-    smoothed = zero_lag_smooth(losses, smooth)
-    suggested, low_high = _suggest(lrs, smoothed)
-    return LRFinderResult(lrs, losses, smoothed, suggested, low_high,
-                          resolve_batch_size(est.batch_size, X.shape[0]), recorder.diverged)
+    return X.shape[0]

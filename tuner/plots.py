@@ -47,6 +47,20 @@ def _history(trial):
     return [{"mean_test_score": trial.intermediate_values[s]} for s in steps]
 
 
+def _params(trial):
+    """Estimator params (pipeline prefixes such as ``mlp__`` dropped), then raw Optuna ones.
+
+    The estimator's values come first: with a derived rule (e.g. learning rate
+    scaled with batch size) they are the values actually used for training.
+    """
+    params = {}
+    for key, value in (trial.user_attrs.get("params") or {}).items():
+        params.setdefault(key.rsplit("__", 1)[-1], value)
+    for key, value in trial.params.items():
+        params.setdefault(key, value)
+    return params
+
+
 def _final_score(trial, history):
     """The trial's objective value; for a pruned trial, its last reported score."""
     if trial.value is not None and math.isfinite(trial.value):
@@ -78,7 +92,7 @@ def trial_views(study):
         if state is None:
             continue  # running or waiting
         history = _history(trial)
-        params = {**trial.params, **(trial.user_attrs.get("params") or {})}
+        params = _params(trial)
         views.append(TrialView(
             number=trial.number, state=state, score=_final_score(trial, history),
             params=params, history=history,
@@ -293,7 +307,8 @@ def epochs_and_updates(study):
         ax.set(xlabel="trial", ylabel=label)
         ax.grid(alpha=0.3, axis="y")
     axes[1].legend(handles=[Patch(color=c, label=s) for s, c in colors.items()],
-                   title="batch_size", fontsize=8, title_fontsize=8, frameon=False)
+                   title="batch_size", fontsize=8, title_fontsize=8, frameon=False,
+                   loc="upper left", bbox_to_anchor=(1.01, 1.0))  # outside: bars stay visible
     figure.suptitle("Training effort per trial (faded: pruned or failed)", fontsize=10)
     return figure
 

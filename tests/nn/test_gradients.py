@@ -24,7 +24,7 @@ def _problem(out_activation, rng, n=7, n_features=4, n_outputs=3):
     return X, Y
 
 
-def _numeric_grad(net, X, Y, l2, masks, h=1e-6):
+def _numeric_grad(net, X, Y, l2, masks, *, h=1e-6):
     """Central differences of the objective with respect to every parameter."""
     grad = np.empty_like(net.params)
     for k in range(net.params.size):

@@ -97,8 +97,12 @@ class Trainer:
 
     Examples
     --------
-    >>> resolve_batch_size(1, 10)
-    1
+    >>> from tuner.nn.network import MLPNetwork
+    >>> from tuner.nn.optimizers import get_optimizer
+    >>> net = MLPNetwork([2, 1]); net.initialize(np.random.default_rng(0))
+    >>> trainer = Trainer(net, get_optimizer("adam", net.params, net.grads), batch_size=10)
+    >>> trainer.run_epoch(np.ones((25, 2)), np.zeros((25, 1)), 0.01).n_updates
+    3
     """
 
     def __init__(self, network, optimizer, *, batch_size="auto", alpha=0.0, shuffle=True,
@@ -141,7 +145,8 @@ class Trainer:
         Raises
         ------
         DivergenceError
-            If a minibatch loss or, at the end, a parameter is not finite.
+            If a minibatch loss is not finite or explodes (see :class:`DivergenceError`),
+            or a parameter is not finite at the end of the epoch.
         """
         n = X.shape[0]
         size = resolve_batch_size(self.batch_size, n)

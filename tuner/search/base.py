@@ -14,6 +14,7 @@ import time
 import uuid
 from contextlib import contextmanager
 from copy import deepcopy
+from functools import partial
 
 import numpy as np
 import optuna
@@ -24,7 +25,7 @@ from sklearn.metrics import check_scoring
 from sklearn.metrics._scorer import _check_multimetric_scoring
 from sklearn.model_selection import check_cv
 from sklearn.pipeline import Pipeline
-from sklearn.utils import check_random_state, get_tags, indexable
+from sklearn.utils import get_tags, indexable
 from sklearn.utils._available_if import available_if
 from sklearn.utils.multiclass import unique_labels
 from sklearn.utils.validation import _num_samples
@@ -33,6 +34,7 @@ from tuner.errors import ConfigError
 from tuner.search.callbacks import CallbackList, TrialPrinter
 from tuner.search.evaluate import TrialTask, refit_incremental, resolve_params
 from tuner.search.records import jsonable
+from tuner.search.recovery import join_study, wait_for_others, worker_seeds
 from tuner.search.results import build_cv_results
 from tuner.search.storage import resolve_storage
 from tuner.search.workers import WorkerJob, run_in_process, run_workers
@@ -178,27 +180,24 @@ class BaseSearch(MetaEstimatorMixin, BaseEstimator):
         """
         space = load_space(self.space)
         n_workers = max(1, effective_n_jobs(self.n_jobs))
-        seeds = self._seeds(n_workers)
+        seeds = worker_seeds(self.random_state, n_workers)
         task = self._task(space, *indexable(X, y, groups), seed=seeds[0])
         with _optuna_verbosity(self.verbose), \
                 resolve_storage(self.storage, n_workers=n_workers) as resolved:
             study = self._create_study(resolved.storage, space, task, seeds[1])
-            n_trials = self._plan(study, space)
+            first, n_trials = join_study(study, resolved.storage, n_workers,
+                                         partial(self._plan, study, space))
+            if first:  # a resumed study or a joining worker: fresh sampler streams
+                seeds = worker_seeds(self.random_state, n_workers, first=first)
+                study.sampler = self._make_sampler(seeds[1])
             task.callbacks.on_study_start(self, study)
             self._run(study, task, resolved.storage, n_trials, seeds[1:])
+            wait_for_others(study, resolved.storage, on_progress=task.callbacks.on_progress)
             self.study_ = self._detach(study, resolved)
         self._collect(task)
         self._refit(task)
         task.callbacks.on_study_end(self, self.study_)
         return self
-
-    def _seeds(self, n_workers):
-        """[estimator seed, sampler seed of worker 0, 1, ...], or Nones without random_state."""
-        if self.random_state is None:
-            return [None] * (n_workers + 1)
-        base = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
-        children = np.random.SeedSequence(base).spawn(n_workers + 1)
-        return [int(child.generate_state(1)[0] % np.iinfo(np.int32).max) for child in children]
 
     def _scorers(self):
         """``({metric: scorer}, multimetric)`` with scikit-learn's scoring rules."""

@@ -45,6 +45,7 @@ Examples
 from __future__ import annotations
 
 import inspect
+import logging
 import math
 import time
 from dataclasses import dataclass, field
@@ -58,6 +59,8 @@ from sklearn.utils import _safe_indexing
 
 from tuner.search.callbacks import CallbackList
 from tuner.search.records import jsonable
+
+_logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -331,6 +334,7 @@ def _store(trial, task, progress, split_test, fail_reason=None):
 
 def _failure(trial, task, progress, reason):
     """Record a failed trial (scores = ``error_score``) and return NaN so Optuna marks FAIL."""
+    _logger.warning("Trial %d failed: %s", trial.number, reason)
     score = float(task.error_score)
     split_test = {m: [score] * len(task.splits) for m in task.scorers}
     progress.train_scores = [{m: score for m in task.scorers}] * len(task.splits) \

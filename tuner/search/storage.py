@@ -129,6 +129,10 @@ def resolve_storage(storage, *, n_workers):
         return ResolvedStorage(storage)
     if isinstance(storage, os.PathLike) or (isinstance(storage, str) and storage):
         text = os.fspath(storage)
+        if text.startswith("sqlite") and n_workers > 1:  # SQLite locks under concurrency
+            raise ConfigError("SQLite is for one worker only", key="storage", value=text,
+                              allowed="a journal file path (one machine) or a postgresql:// "
+                                      "URL (several machines) when n_jobs > 1")
         return ResolvedStorage(_rdb(text) if "://" in text else _journal(text))
     raise ConfigError("unsupported storage", key="storage", value=storage,
                       allowed="None, a journal file path, a database URL or an optuna storage")

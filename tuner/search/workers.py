@@ -5,8 +5,10 @@ worker process loads the study from the shared storage with its own sampler
 (seeded from the search's ``random_state`` and the worker index), pins BLAS to
 one thread (``threadpoolctl``) and calls ``study.optimize`` with
 
-- ``MaxTrialsCallback(n_trials, states=(COMPLETE, PRUNED, FAIL, RUNNING))``: the
-  study-wide cap (``n_trials`` of ``optimize`` only counts per process), and
+- :func:`~tuner.search.recovery.budgeted`: "count the study's trials, then ask
+  for one" under a lock shared by every process and machine of the study, so
+  the study-wide budget is exact (``n_trials`` of ``optimize`` only counts per
+  process) and each trial records its worker for crash recovery, and
 - a ticket gate: a shared counter, decremented before each new trial is asked
   for, so that worker processes started by one search run exactly the remaining
   budget, never one more (``MaxTrialsCallback`` alone can overshoot when two
@@ -31,12 +33,12 @@ from dataclasses import dataclass
 from functools import partial
 
 import optuna
-from optuna.study import MaxTrialsCallback
 from optuna.trial import TrialState
 from threadpoolctl import threadpool_limits
 
 from tuner.search.evaluate import TrialTask, evaluate_trial, resolve_params
 from tuner.search.records import TrialRecord
+from tuner.search.recovery import budget_used, budgeted
 
 #: Trial states that use up the budget (WAITING = enqueued, not started yet).
 COUNTED = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL, TrialState.RUNNING)
@@ -46,7 +48,7 @@ _TICKETS = None  # multiprocessing.Value shared by the workers of one search
 
 def counted_trials(study):
     """Number of trials of ``study`` that count towards its budget."""
-    return len(study.get_trials(deepcopy=False, states=COUNTED))
+    return budget_used(study.get_trials(deepcopy=False))
 
 
 @dataclass
@@ -102,9 +104,8 @@ class _TicketGate:
 
 def _optimize(study, job, n_trials, extra_callbacks=(), progress=False):
     """``study.optimize`` with the evaluator, the study-wide cap and one BLAS thread."""
-    callbacks = [_TrialEnd(job.task, progress=progress),
-                 MaxTrialsCallback(job.n_trials, states=COUNTED), *extra_callbacks]
-    with threadpool_limits(limits=1):
+    callbacks = [_TrialEnd(job.task, progress=progress), *extra_callbacks]
+    with threadpool_limits(limits=1), budgeted(study, job.storage, job.n_trials):
         study.optimize(partial(evaluate_trial, task=job.task), n_trials=n_trials,
                        timeout=job.timeout, callbacks=callbacks, catch=())
 
