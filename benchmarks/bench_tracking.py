@@ -93,12 +93,13 @@ def benchmark(args):
     start = time.perf_counter()
     MLflowTracker(uri).client.search_experiments()  # create the store outside the timings
     setup = time.perf_counter() - start
+    run_study(CONFIGS[2], uri, "warm-up", args)  # imports and first-call costs, not timed
     results = {config: [] for config in CONFIGS}
-    index = 0
-    for _ in range(args.repeats):
-        for config in CONFIGS:
-            results[config].append(run_study(config, uri, index, args))
-            index += 1
+    for repeat in range(args.repeats):
+        order = CONFIGS[repeat % 3:] + CONFIGS[:repeat % 3]  # rotate: no config always first
+        for config in order:
+            results[config].append(run_study(config, uri, f"{repeat}-{CONFIGS.index(config)}",
+                                              args))
     return setup, results
 
 
@@ -110,8 +111,8 @@ def report(setup, results, args):
         "# Tracking overhead (benchmarks/bench_tracking.py)", "",
         f"Study: RandomSearch, MLPClassifier(64) on digits (1797 x 64), cv=3, "
         f"{n_trials} trials, {args.epochs} epochs max ({n_epochs} epochs in all), one process, "
-        f"{args.repeats} repeats per configuration (median). SQLite store created "
-        f"beforehand ({setup:.1f} s, not counted).", "",
+        f"{args.repeats} repeats per configuration in rotating order after one untimed "
+        f"warm-up (median). SQLite store created beforehand ({setup:.1f} s, not counted).", "",
         "| configuration | wall time (s) | overhead vs. none | time in tracker hooks (s) "
         "| hooks per trial (ms) | study start + end (s) |",
         "|---|---:|---:|---:|---:|---:|"]
@@ -125,9 +126,33 @@ def report(setup, results, args):
                                  for h in hooks)
         lines.append(f"| {config} | {wall:.2f} | {100 * (wall / base - 1):+.1f}% | "
                      f"{total:.2f} | {1000 * per_trial:.1f} | {ends:.2f} |")
-    lines += ["", f"Machine: {os.cpu_count()} cores (shared), "
+    lines += ["", *_notes(results, base, n_trials), "",
+              f"Machine: {os.cpu_count()} cores (shared with other jobs), "
               f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}."]
     return "\n".join(lines) + "\n"
+
+
+def _notes(results, base, n_trials):
+    """What the numbers mean: the per-trial cost and the trial length where it is <= 3%."""
+    hooks = [r[1] for r in results[CONFIGS[1]]]
+    per_trial = statistics.median(
+        (h.get("on_trial_end", 0) + h.get("on_epoch", 0)) / n_trials for h in hooks)
+    trial = base / n_trials
+    share = 100 * per_trial / trial
+    verdict = ("within" if share <= 3 else "above") + " the 3% target for this study"
+    return [
+        f"Per trial, tracking costs {1000 * per_trial:.0f} ms (one create_run, one log_batch "
+        f"with every epoch's metrics, one set_terminated, on SQLite in WAL mode) against "
+        f"{trial:.2f} s of training per trial here: {share:.1f}% of the work, {verdict}. "
+        f"The cost is per trial, not per epoch, so it stays under 3% for trials of "
+        f"{per_trial / 0.03:.1f} s or more; short (e.g. pruned) trials pay relatively more. "
+        "The wall-time column also carries the noise of the shared machine; the time "
+        "measured inside the hooks is the number to trust.",
+        "",
+        "The study start (parent run, params, space.yaml) and the study end (best params, "
+        "counts, cv_results table) are a fixed cost per study; plots and the model add a "
+        "few seconds once per study (importance evaluation and PNG rendering dominate).",
+    ]
 
 
 def main():

@@ -82,8 +82,9 @@ def test_cli_run_resumes_without_rerunning_completed_trials(tmp_path):
     trials = study_trials(journal)
     assert [t.number for t in trials] == [0, 1, 2, 3, 4]
     assert {t.number: (t.params, t.datetime_start) for t in trials[:3]} == first
-    again = tuner("run", "tiny.yaml", "--no-mlflow", "--n-trials", 5, cwd=tmp_path)
+    again = tuner("resume", "tiny.yaml", "--no-mlflow", "--n-trials", 5, cwd=tmp_path)
     assert again.returncode == 0 and len(study_trials(journal)) == 5
+    assert "5 trials (5 already in the study: resuming, 0 to run)" in again.stdout
 
 
 @pytest.mark.slow
@@ -175,6 +176,7 @@ def test_cli_run_broken_experiment_prints_one_line_and_exits_2(tmp_path, case):
     (["run", "tiny.yaml", "--n-trials", "0"], "Invalid value for '--n-trials'"),
     (["worker", "tiny.yaml", "--storage", "none.journal"], "no study of this experiment"),
     (["report", "tiny.yaml"], "no stored study of this experiment yet"),
+    (["resume", "tiny.yaml"], "tiny.yaml: storage: no stored study to resume"),
     (["frobnicate"], "No such command 'frobnicate'"),
     (["ui", "--port", "0"], "Invalid value for '--port'"),
 ])
@@ -183,6 +185,23 @@ def test_cli_usage_errors_exit_2(tmp_path, args, expected):
     proc = tuner(*args, cwd=tmp_path)
     assert proc.returncode == 2, proc.stderr
     assert expected in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_cli_run_where_every_trial_fails_exits_1_with_one_line(tmp_path):
+    data = {**TINY, "dataset": "diabetes", "preprocess": "none",
+            "estimator": {"type": "regressor", "params": {"hidden_layer_sizes": [8],
+                                                          "solver": "sgd", "momentum": 0.0}},
+            "search_space": {"parameters": {
+                "learning_rate_init": {"type": "float", "low": 10.0, "high": 100.0},
+                "max_iter": {"type": "int", "low": 2, "high": 3}}},
+            "driver": {"type": "random", "n_trials": 2}}
+    write(tmp_path, data)
+    proc = tuner("run", "tiny.yaml", "--no-mlflow", cwd=tmp_path)
+    assert proc.returncode == 1, proc.stderr
+    assert "2 trials: 0 complete, 0 pruned, 2 failed" in proc.stdout
+    errors = [line for line in proc.stderr.splitlines() if line.startswith("error: ")]
+    assert len(errors) == 1 and "DivergenceError" in errors[0]
+    assert "Traceback" not in proc.stderr
 
 
 # ---------------------------------------------------------------- other commands
@@ -214,7 +233,8 @@ def test_cli_spaces_lists_shipped_spaces(capsys):
 def test_cli_help_and_version():
     proc = tuner("--help", cwd=ROOT)
     assert proc.returncode == 0
-    for command in ("run", "worker", "validate", "spaces", "ui", "lr-find", "report"):
+    for command in ("run", "resume", "worker", "validate", "spaces", "ui", "lr-find",
+                    "report"):
         assert command in proc.stdout
 
 
@@ -327,3 +347,22 @@ def test_study_progress_counts_states_and_best():
     import pickle
 
     assert pickle.loads(pickle.dumps(bar)).total == 6
+
+
+@pytest.mark.slow
+@pytest.mark.postgres
+def test_cli_worker_joins_a_postgres_study(tmp_path, postgres_url):
+    import optuna
+
+    write(tmp_path, TINY)
+    run = tuner("run", "tiny.yaml", "--no-mlflow", "--storage", postgres_url, cwd=tmp_path)
+    assert run.returncode == 0, run.stderr
+    proc = tuner("worker", "tiny.yaml", "--storage", postgres_url, "--n-trials", 5,
+                 "--no-mlflow", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    study = optuna.load_study(study_name="tiny", storage=postgres_url)
+    assert [t.state.name for t in study.trials] == ["COMPLETE"] * 5
+    again = tuner("run", "tiny.yaml", "--no-mlflow", "--storage", postgres_url, "--fresh",
+                  "--n-trials", 2, cwd=tmp_path)
+    assert again.returncode == 0, again.stderr
+    assert len(optuna.load_study(study_name="tiny", storage=postgres_url).trials) == 2

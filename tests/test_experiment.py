@@ -7,7 +7,8 @@ import pytest
 import yaml
 
 from tuner._experiment_files import apply_overrides, parse_override
-from tuner._experiment_run import StepSpace, narrow_space
+from tuner._experiment_lr import narrow_space
+from tuner._experiment_run import StepSpace
 from tuner._experiment_schema import validate_experiment
 from tuner.errors import ConfigError, DataError, ExperimentError, SearchSpaceError
 from tuner.experiment import (
@@ -446,3 +447,44 @@ def test_load_experiment_sampler_missing_package_is_user_error(tmp_path):
     text = error_of(tmp_path, data, exc=ExperimentError)
     assert "driver.sampler: sampler 'gp' needs the 'torch' package (got 'gp'; allowed: " \
            "pip install torch)" in text
+
+
+def test_build_search_grid_rejects_n_trials_override():
+    from tuner._experiment_run import EXAMPLE, build_search
+
+    exp = load_experiment(EXAMPLE)
+    with pytest.raises(ExperimentError, match="--n-trials does not apply to a grid"):
+        build_search(exp, n_trials=3)
+    search = build_search(exp, storage="x.journal", n_jobs=1)
+    assert (search.storage, search.study_name, search.n_jobs) == ("x.journal", "digits_grid", 1)
+
+
+def test_build_search_maps_driver_options(tmp_path):
+    from tuner._experiment_run import build_search
+
+    data = {**BASE, "driver": {"type": "optuna", "sampler": "qmc", "pruner": "hyperband",
+                               "n_trials": 4, "timeout": 30, "budget": {"updates": 100},
+                               "resource": "updates"}, "preprocess": "minmax"}
+    search = build_search(load_experiment(write(tmp_path, data)))
+    assert (search.sampler, search.pruner, search.n_trials, search.timeout) == \
+        ("qmc", "hyperband", 4, 30.0)
+    assert search.budget == {"updates": 100} and search.resource == "updates"
+    assert type(search.estimator.steps[0][1]).__name__ == "MinMaxScaler"
+    assert search.space.resolve({"learning_rate_init": 0.01}) == {
+        "mlp__learning_rate_init": 0.01}
+
+
+def test_load_experiment_space_value_outside_estimator_constraints(tmp_path):
+    data = {**BASE, "search_space": {"parameters": {
+        "alpha": {"type": "float", "low": -2.0, "high": -1.0}}}}
+    text = error_of(tmp_path, data, exc=ExperimentError)
+    assert "search_space.parameters.alpha: parameter of MLPClassifier must be a float in " \
+           "the range [0.0, inf)" in text
+
+
+def test_load_experiment_set_can_narrow_one_bound_of_a_space_parameter():
+    exp = load_experiment(ROOT / "experiments" / "digits_random.yaml",
+                          overrides=["search_space.override.max_iter.high=10"])
+    assert exp.space.to_dict()["parameters"]["max_iter"] == {"type": "int", "low": 5,
+                                                             "high": 10}
+    assert epoch_budget(exp) == 10

@@ -14,7 +14,7 @@ from sklearn.preprocessing import StandardScaler
 
 from tuner.estimators import MLPClassifier
 from tuner.search import GridSearch, OptunaSearch
-from tuner.search.base import resolve_pruner
+from tuner.search.budget import resolve_pruner
 
 CV3 = StratifiedKFold(3, shuffle=True, random_state=0)
 

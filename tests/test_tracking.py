@@ -320,3 +320,32 @@ def test_tracker_worker_processes_attach_children_to_parent(tmp_path):
     assert sorted(int(r.data.tags["tuner.trial"]) for r in runs) == [0, 1, 2, 3]
     assert all(len(tracker.client.get_metric_history(r.info.run_id, "mean_test_score")) == 3
                for r in runs)
+
+
+@pytest.mark.slow
+def test_tracker_resumed_search_adds_children_to_the_same_parent(tmp_path):
+    from sklearn.datasets import load_digits
+
+    from tuner.estimators import MLPClassifier
+    from tuner.search import RandomSearch
+
+    X, y = load_digits(return_X_y=True)
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    parents = []
+    for n_trials in (2, 3):  # the second fit resumes the study up to 3 trials
+        tracker = MLflowTracker(uri, log_plots=False, log_model=False)
+        search = RandomSearch(
+            MLPClassifier(hidden_layer_sizes=(8,), max_iter=2, random_state=0),
+            {"learning_rate_init": {"type": "float", "low": 1e-3, "high": 0.1, "log": True}},
+            n_trials=n_trials, cv=2, callbacks=[tracker], random_state=0,
+            storage=str(tmp_path / "study.journal"), study_name="resumed")
+        search.fit(X[:150] / 16.0, y[:150])
+        parents.append(tracker.parent_run_id)
+    assert parents[0] == parents[1]
+    client = tracker.client
+    children = client.search_runs([tracker.experiment_id],
+                                  filter_string=f"tags.`mlflow.parentRunId` = '{parents[0]}'")
+    assert sorted(r.info.run_name for r in children) == ["trial-000", "trial-001", "trial-002"]
+    counts = client.get_metric_history(parents[0], "n_trials_complete")
+    assert sorted((p.step, p.value) for p in counts) == [(2, 2.0), (3, 3.0)]
+    assert client.get_run(parents[0]).info.status == "FINISHED"

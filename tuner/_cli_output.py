@@ -5,13 +5,13 @@ function here, which calls the library and prints with ``rich`` (plan and
 summary to stdout, the progress bar to stderr).
 """
 
-import logging
 import math
 import sys
 import time
 from pathlib import Path
 
 from tuner import _experiment_run as run_helpers
+from tuner.errors import ExperimentError
 from tuner.experiment import (
     epoch_budget,
     list_spaces,
@@ -21,7 +21,7 @@ from tuner.experiment import (
     run_worker,
 )
 
-EXIT_OK, EXIT_INTERRUPTED = 0, 130
+EXIT_OK, EXIT_FAILURE, EXIT_INTERRUPTED = 0, 1, 130
 _STATE_ORDER = ("complete", "pruned", "fail", "running")
 
 
@@ -210,67 +210,61 @@ def trials_table(search, columns, *, top=10):
     return table
 
 
-def print_partial(out, experiment, storage):
-    """After Ctrl-C: what the stored study holds (nothing completed is lost)."""
+def print_partial(out, experiment, storage, *, title="Summary (interrupted)"):
+    """After Ctrl-C (or when no trial completed): what the stored study holds."""
     trials = run_helpers.stored_trials(storage, experiment.name) or []
     states = [{"COMPLETE": "complete", "PRUNED": "pruned", "FAIL": "fail"}.get(
         t.state.name, "running") for t in trials if t.state.name != "WAITING"]
     complete = [t for t in trials if t.state.name == "COMPLETE" and t.value is not None]
-    rows = [("Interrupted", _counts_text(states) + " kept in the study")]
+    rows = [("Trials", _counts_text(states) + " kept in the study")]
     if complete:
         best = max(complete, key=lambda t: t.value)
         rows.append((f"Best so far #{best.number}", f"{best.value:.4f}  " + ", ".join(
             f"{k}={_fmt(v)}" for k, v in best.params.items())))
-    out.print(_grid(rows, title="Summary (interrupted)"))
+    out.print(_grid(rows, title=title))
     _print_results(out, experiment, storage, None)
 
 
 # ---------------------------------------------------------------- commands
 
-class _NoInterruptTraceback(logging.Filter):
-    """Keep Optuna's "trial failed" warning on Ctrl-C to one line (drop the traceback)."""
-
-    def filter(self, record):
-        """Strip the traceback of a KeyboardInterrupt; keep every record."""
-        if record.exc_info and isinstance(record.exc_info[1], KeyboardInterrupt):
-            record.exc_info, record.exc_text = None, None
-        return True
-
-
-def _quiet_interrupts():
-    """Install the filter on Optuna's log handlers (present once tuner.search is imported)."""
-    import tuner.search  # noqa: F401 - sets up the "optuna" logger and its handler
-
-    for handler in logging.getLogger("optuna").handlers:
-        if not any(isinstance(f, _NoInterruptTraceback) for f in handler.filters):
-            handler.addFilter(_NoInterruptTraceback())
-
-
 def run_command(path, *, overrides=(), n_trials=None, n_jobs=None, storage=None,
-                tracking_uri=None, tracking=True, dry_run=False, fresh=False):
-    """``tuner run``: plan, progress bar, summary; returns the exit code."""
-    from tuner.progress import StudyProgress
+                tracking_uri=None, tracking=True, dry_run=False, fresh=False,
+                require_study=False):
+    """``tuner run`` / ``resume``: plan, progress bar, summary; returns the exit code."""
+    from tuner.progress import StudyProgress, quiet_interrupts
 
     out = console()
     experiment = load_experiment(path, overrides=overrides)
-    data = experiment.load_data()
     storage = storage or experiment.storage
+    if require_study and run_helpers.stored_trials(storage, experiment.name) is None:
+        raise ExperimentError("no stored study to resume", source=experiment.where,
+                              key="storage", value=str(storage),
+                              allowed="start it with: python -m tuner run EXPERIMENT")
+    data = experiment.load_data()
     total = print_plan(out, experiment, data, storage=storage, n_trials=n_trials, n_jobs=n_jobs,
                        tracking=tracking, tracking_uri=tracking_uri, fresh=fresh)
     if dry_run:
         out.print("Dry run: nothing was trained.")
         return EXIT_OK
-    _quiet_interrupts()
+    quiet_interrupts()
     start = time.perf_counter()
     try:
         with StudyProgress(total, description=experiment.name,
                            console=console(stderr=True)) as bar:
             search = run_experiment(experiment, n_trials=n_trials, n_jobs=n_jobs,
                                     storage=storage, tracking_uri=tracking_uri,
-                                    tracking=tracking, fresh=fresh, callbacks=[bar])
+                                    tracking=tracking, fresh=fresh, callbacks=[bar],
+                                    data=data)
     except KeyboardInterrupt:
         print_partial(out, experiment, storage)
         return EXIT_INTERRUPTED
+    except ValueError as exc:  # the search found no complete trial to refit (all failed)
+        if any(t.state.name == "COMPLETE"
+               for t in run_helpers.stored_trials(storage, experiment.name) or []):
+            raise
+        print_partial(out, experiment, storage, title="Summary (no trial completed)")
+        print("error: " + " ".join(str(exc).split()), file=sys.stderr)
+        return EXIT_FAILURE
     print_summary(out, search, storage=storage, elapsed=time.perf_counter() - start)
     return EXIT_OK
 
@@ -278,12 +272,12 @@ def run_command(path, *, overrides=(), n_trials=None, n_jobs=None, storage=None,
 def worker_command(path, *, storage, overrides=(), n_trials=None, n_jobs=None,
                    tracking_uri=None, tracking=True):
     """``tuner worker``: run trials of a stored study until its budget is spent."""
-    from tuner.progress import StudyProgress
+    from tuner.progress import StudyProgress, quiet_interrupts
 
     out = console()
     experiment = load_experiment(path, overrides=overrides)
     total = n_trials_budget(experiment, None if experiment.driver.type == "grid" else n_trials)
-    _quiet_interrupts()
+    quiet_interrupts()
     out.print(f"Worker for study '{experiment.name}' in {storage} (budget {total} trials)")
     try:
         with StudyProgress(total, description=f"{experiment.name} (worker)",
@@ -372,11 +366,13 @@ def lr_find_command(path, *, overrides=(), batch_sizes=(), write_space=None, out
     import yaml
     from rich.table import Table
 
+    from tuner import _experiment_lr as lr_helpers
+
     experiment = load_experiment(path, overrides=overrides)
-    results, n_train = run_helpers.lr_find_experiment(experiment, batch_sizes)
+    results, n_train = lr_helpers.lr_find_experiment(experiment, batch_sizes)
     png = Path(out or Path("reports") / experiment.name / "lr_find.png")
     png.parent.mkdir(parents=True, exist_ok=True)
-    run_helpers.lr_figure(results).savefig(png, dpi=110)
+    lr_helpers.lr_figure(results).savefig(png, dpi=110)
     table = Table(title=f"Learning-rate range test on {n_train} training samples",
                   title_justify="left")
     for column in ("batch size", "suggested lr", "suggested range", "minibatches", "diverged"):
@@ -389,12 +385,12 @@ def lr_find_command(path, *, overrides=(), batch_sizes=(), write_space=None, out
     out_console.print(table)
     out_console.print(f"Plot: {png}", soft_wrap=True)
     if write_space:
-        space = run_helpers.narrow_space(experiment.space, results[0], n_train)
+        space = lr_helpers.narrow_space(experiment.space, results[0], n_train)
         header = (f"# {experiment.name} space, learning_rate_init narrowed by lr-find "
                   f"(batch size {results[0].batch_size})\n")
         Path(write_space).write_text(header + yaml.safe_dump(space.to_dict(), sort_keys=False))
         out_console.print(f"Space written: {write_space}", soft_wrap=True)
     if tracking and experiment.config.tracking.enabled:
-        uri = run_helpers.log_lr_find(experiment, results, png, tracking_uri)
+        uri = lr_helpers.log_lr_find(experiment, results, png, tracking_uri)
         out_console.print(f"Logged to MLflow run 'lr-find' ({uri})", soft_wrap=True)
     return EXIT_OK

@@ -113,7 +113,13 @@ def space_dirs(experiment_path=None):
 
 
 def list_spaces(experiment_path=None):
-    """Every space file found by :func:`space_dirs`: {name: path}, first found wins."""
+    """Every space file found by :func:`space_dirs`: {name: path}, first found wins.
+
+    Examples
+    --------
+    >>> "mlp_default" in list_spaces()
+    True
+    """
     found = {}
     for d in space_dirs(experiment_path):
         for path in sorted(d.glob("*.y*ml")):
@@ -220,6 +226,14 @@ def _unknown(name, choices, *, source, key, value):
                            allowed=", ".join(sorted(choices)))
 
 
+def _invalid_param(exc, source, prefix, values):
+    """ExperimentError for sklearn's InvalidParameterError, naming the parameter."""
+    found = re.search(r"The '(\w+)' parameter", str(exc))
+    name = found.group(1) if found else None
+    return ExperimentError(str(exc).split(" Got ")[0].removeprefix(f"The '{name}' "),
+                           source=source, key=f"{prefix}.{name}", value=values.get(name))
+
+
 def _check_estimator_params(experiment):
     """Fixed estimator parameters must exist and be valid (sklearn's parameter constraints)."""
     from sklearn.utils._param_validation import InvalidParameterError
@@ -230,27 +244,50 @@ def _check_estimator_params(experiment):
         if name not in valid:
             raise _unknown(name, valid, source=experiment.where,
                            key=f"estimator.params.{name}", value=name)
+    fixed = {k: tuple(v) if isinstance(v, list) else v for k, v in params.items()}
     try:
-        cls(**{k: tuple(v) if isinstance(v, list) else v
-               for k, v in params.items()})._validate_params()
+        cls(**fixed)._validate_params()
     except InvalidParameterError as exc:
-        found = re.search(r"The '(\w+)' parameter", str(exc))
-        name = found.group(1) if found else None
-        raise ExperimentError(str(exc).split(" Got ")[0].removeprefix(f"The '{name}' "),
-                              source=experiment.where, key=f"estimator.params.{name}",
-                              value=params.get(name)) from None
-    return valid
+        raise _invalid_param(exc, experiment.where, "estimator.params", params) from None
+    return cls(**fixed)
+
+
+def _check_space_values(experiment, estimator):
+    """Values the space can propose must pass the estimator's parameter constraints
+    (checked on the grid when it is small, else on 20 random points)."""
+    import numpy as np
+    from sklearn.base import clone
+    from sklearn.utils._param_validation import InvalidParameterError
+
+    from tuner.errors import SearchSpaceError
+
+    space, rng = experiment.space, np.random.default_rng(0)
+    try:
+        points = space.grid(max_grid_size=200)
+    except SearchSpaceError:  # too many points (or a large union): sample instead
+        try:
+            points = [space.sample(rng) for _ in range(20)]
+        except SearchSpaceError:
+            return
+    for raw in points:
+        params = space.resolve(raw, n_samples=1000)
+        try:
+            clone(estimator).set_params(**params)._validate_params()
+        except InvalidParameterError as exc:
+            raise _invalid_param(exc, experiment.where, "search_space.parameters",
+                                 params) from None
 
 
 def check_semantics(experiment):
     """Cross-section checks: names in the space, scoring, report columns."""
-    valid = _check_estimator_params(experiment)
-    where = experiment.where
+    estimator = _check_estimator_params(experiment)
+    valid, where = estimator.get_params(), experiment.where
     spec = experiment.space.to_dict()
     for name in {n: 0 for group in spec.get("union", [spec]) for n in group["parameters"]}:
         if name not in valid:
             raise _unknown(name, valid, source=where, key=f"search_space.parameters.{name}",
                            value=name)
+    _check_space_values(experiment, estimator)
     scoring = experiment.config.scoring
     if scoring is not None:
         from sklearn.metrics import get_scorer_names

@@ -11,6 +11,7 @@ from pathlib import Path
 from tuner.errors import ExperimentError
 
 STEP = "mlp"  # name of the estimator's step in the preprocessing Pipeline
+EXAMPLE = Path(__file__).resolve().parent.parent / "experiments" / "digits_grid.yaml"
 
 
 def yaml_params(params):
@@ -19,10 +20,24 @@ def yaml_params(params):
 
 
 def split_data(experiment, data):
-    """Hold out ``test_size`` of the data (stratified for classifiers, seeded).
+    """Hold out ``test_size`` of the data (stratified for classifiers, seeded by ``seed``).
 
-    Returns ``(X_train, X_test, y_train, y_test)``; the test arrays are None
-    when ``test_size`` is 0.
+    Parameters
+    ----------
+    experiment : Experiment
+    data : tuner.datasets.Dataset
+
+    Returns
+    -------
+    X_train, X_test, y_train, y_test : arrays
+        The test arrays are None when ``test_size`` is 0.
+
+    Examples
+    --------
+    >>> from tuner.experiment import load_experiment
+    >>> exp = load_experiment(EXAMPLE)
+    >>> [part.shape for part in split_data(exp, exp.load_data())]
+    [(1437, 64), (360, 64), (1437,), (360,)]
     """
     from sklearn.model_selection import train_test_split
 
@@ -39,22 +54,54 @@ def split_data(experiment, data):
 
 
 def build_estimator(experiment):
-    """The estimator with the file's fixed parameters, behind the preprocessing step."""
+    """The estimator with the file's and the space's fixed parameters, behind the scaler.
+
+    ``preprocess: standard`` (the default) gives
+    ``Pipeline([("scale", StandardScaler()), ("mlp", estimator)])``; the search
+    fits the scaler once per CV fold. ``random_state`` defaults to ``seed``.
+
+    Examples
+    --------
+    >>> from tuner.experiment import load_experiment
+    >>> model = build_estimator(load_experiment(EXAMPLE))
+    >>> [name for name, _ in model.steps], model.named_steps["mlp"].hidden_layer_sizes
+    (['scale', 'mlp'], (64,))
+    """
     from sklearn.pipeline import Pipeline
     from sklearn.preprocessing import MinMaxScaler, StandardScaler
 
     params = {"random_state": experiment.config.seed,
-              **yaml_params(experiment.config.estimator.params)}
+              **yaml_params(experiment.config.estimator.params), **_fixed_values(experiment)}
     estimator = experiment.estimator_class()(**params)
     scaler = {"standard": StandardScaler, "minmax": MinMaxScaler}.get(experiment.preprocess)
     return estimator if scaler is None else Pipeline([("scale", scaler()), (STEP, estimator)])
 
 
+def _fixed_values(experiment):
+    """The space's ``type: fixed`` values (so the template already has, e.g., its max_iter)."""
+    from tuner.errors import SearchSpaceError
+
+    try:
+        return experiment.space.resolve({})
+    except SearchSpaceError:  # a union of sub-grids has no single set of fixed values
+        return {}
+
+
 def epoch_budget(experiment):
-    """Most epochs a trial can train: ``driver.budget``, else the space's or estimator's
-    ``max_iter`` (the pruner's ``max_resource``)."""
-    if experiment.driver.budget is not None:
-        return experiment.driver.budget
+    """Most epochs a trial can train (what Hyperband's ``max_resource`` becomes).
+
+    ``driver.budget.epochs`` if set, else the largest ``max_iter`` of the space,
+    else the estimator's ``max_iter``.
+
+    Examples
+    --------
+    >>> from tuner.experiment import load_experiment
+    >>> epoch_budget(load_experiment(EXAMPLE))
+    20
+    """
+    budget = experiment.driver.budget_arg() or {}
+    if "epochs" in budget:
+        return int(budget["epochs"])
     if "max_iter" in experiment.space:
         return int(experiment.space.upper_bound("max_iter"))
     params = experiment.estimator_class()().get_params()
@@ -62,8 +109,17 @@ def epoch_budget(experiment):
 
 
 def n_trials_budget(experiment, n_trials=None):
-    """The study's trial budget: the override, ``driver.n_trials``, or the grid size for grid
-    (20 for random/optuna)."""
+    """The study's total trial budget.
+
+    The ``n_trials`` override, else ``driver.n_trials``, else the number of grid
+    points (grid) or 20 (random, optuna).
+
+    Examples
+    --------
+    >>> from tuner.experiment import load_experiment
+    >>> n_trials_budget(load_experiment(EXAMPLE))
+    9
+    """
     if n_trials is not None:
         return n_trials
     if experiment.driver.n_trials is not None:
@@ -168,7 +224,19 @@ class HeldOutScore:
 
 def build_search(experiment, *, n_trials=None, n_jobs=None, storage=None, callbacks=(),
                  random_state=None, refit=True):
-    """The experiment's GridSearch / RandomSearch / OptunaSearch, not yet fitted."""
+    """The experiment's GridSearch / RandomSearch / OptunaSearch, not yet fitted.
+
+    The study is named after the experiment and lives in ``storage`` (default:
+    the experiment's), so fitting again resumes it. CV folds are shuffled and
+    seeded; the space is routed to the Pipeline's ``mlp`` step.
+
+    Examples
+    --------
+    >>> from tuner.experiment import load_experiment
+    >>> search = build_search(load_experiment(EXAMPLE), storage="/tmp/doc.journal")
+    >>> type(search).__name__, search.study_name, search.cv.n_splits
+    ('GridSearch', 'digits_grid', 3)
+    """
     from tuner.search import GridSearch, OptunaSearch, RandomSearch
 
     driver = experiment.driver
@@ -222,6 +290,13 @@ def stored_trials(storage, study_name):
     return None if study_id is None else backend.get_all_trials(study_id, deepcopy=False)
 
 
+def stored_study_attrs(storage, study_name):
+    """The user attributes of a stored study ({} when there is no such study)."""
+    backend = _storage(storage)
+    study_id = _study_id(backend, study_name)
+    return {} if study_id is None else backend.get_study_user_attrs(study_id)
+
+
 def delete_study(storage, study_name):
     """Delete a stored study (``--fresh``); True when there was one."""
     backend = _storage(storage)
@@ -251,6 +326,20 @@ def fail_interrupted_trials(storage, study_name, reason):
     return numbers
 
 
+def close_running_child_runs(tracker, storage, study_name):
+    """Close MLflow child runs an interrupt left RUNNING (a worker stopped while logging),
+    with the status of their trial's final state in the study."""
+    states = {t.number: t.state.name for t in stored_trials(storage, study_name) or []}
+    client, parent = tracker.client, tracker.parent_run_id
+    runs = client.search_runs([tracker.experiment_id], filter_string=(
+        f"tags.mlflow.parentRunId = '{parent}' and attributes.status = 'RUNNING'"))
+    for run in runs:
+        number = int(run.data.tags.get("tuner.trial", -1))
+        status = {"COMPLETE": "FINISHED", "PRUNED": "KILLED"}.get(states.get(number), "FAILED")
+        client.set_terminated(run.info.run_id, status=status)
+    return len(runs)
+
+
 def open_study(storage, study_name, *, source=None):
     """Load a stored study (for reports); ExperimentError when it does not exist."""
     import optuna  # the one place outside tuner.search that needs a Study object
@@ -260,105 +349,3 @@ def open_study(storage, study_name, *, source=None):
                               key="storage", value=str(storage),
                               allowed="run it first (python -m tuner run ...) or pass --storage")
     return optuna.load_study(study_name=study_name, storage=_storage(storage))
-
-
-# ---------------------------------------------------------------- learning-rate range test
-
-def lr_find_experiment(experiment, batch_sizes=(), **options):
-    """Run :func:`tuner.lr_finder.lr_find` on the experiment's (scaled) training split.
-
-    The estimator gets the file's fixed parameters and the space's fixed values
-    (e.g. ``solver: sgd``); one test per batch size (default: the estimator's).
-    Returns ``(results, n_train)``.
-    """
-    import contextlib
-
-    from sklearn.base import clone
-
-    from tuner.errors import SearchSpaceError
-    from tuner.lr_finder import lr_find
-
-    X, _, y, _ = split_data(experiment, experiment.load_data())
-    model = build_estimator(experiment)
-    if hasattr(model, "steps"):
-        X, model = model[:-1].fit_transform(X, y), model.steps[-1][1]
-    with contextlib.suppress(SearchSpaceError):  # a union of grids: no single fixed set
-        model.set_params(**experiment.space.resolve({}, n_samples=len(y)))
-    sizes = list(batch_sizes) or [model.batch_size]
-    seed = experiment.config.seed
-    results = [lr_find(clone(model).set_params(batch_size=size), X, y, random_state=seed,
-                       **options) for size in sizes]
-    return results, len(y)
-
-
-def _lr_factor(space, batch_size, n_samples):
-    """Effective / base learning rate at ``batch_size`` when the space scales it (else 1)."""
-    from tuner.spaces import SearchSpace
-
-    spec = space.to_dict().get("parameters", {}).get("learning_rate_init", {})
-    if not spec.get("scale_with"):
-        return 1.0
-    probe = SearchSpace({spec["scale_with"]: {"type": "fixed", "value": batch_size},
-                         "learning_rate_init": spec})
-    return probe.resolve({"learning_rate_init": 1.0}, n_samples=n_samples)["learning_rate_init"]
-
-
-def narrow_space(space, result, n_samples):
-    """A copy of ``space`` with ``learning_rate_init`` bounded by the suggested range.
-
-    When the space scales the rate with the batch size, the bounds are given in
-    base units (divided by the scaling factor at the tested batch size). A grid
-    keeps its length, log-spaced over the new range.
-
-    Examples
-    --------
-    >>> from types import SimpleNamespace
-    >>> from tuner.spaces import SearchSpace
-    >>> space = SearchSpace.load({"parameters": {"learning_rate_init": {
-    ...     "type": "float", "low": 1e-5, "high": 1.0, "log": True, "grid": [1e-4, 1e-2]}}})
-    >>> found = SimpleNamespace(suggested_range=(1e-3, 1e-1), batch_size=32)
-    >>> narrow_space(space, found, 100).to_dict()["parameters"]["learning_rate_init"]
-    {'type': 'float', 'low': 0.001, 'high': 0.1, 'log': True, 'grid': [0.001, 0.1]}
-    """
-    import numpy as np
-
-    factor = _lr_factor(space, result.batch_size, n_samples)
-    low, high = (float(f"{v / factor:.3g}") for v in result.suggested_range)
-    old = space.to_dict().get("parameters", {}).get("learning_rate_init", {})
-    grid = None
-    if old.get("grid"):
-        grid = [float(f"{v:.3g}") for v in np.geomspace(low, high, len(old["grid"]))]
-    if "learning_rate_init" not in space or old.get("type") != "float":
-        return space.replace("learning_rate_init", type="float", low=low, high=high, log=True,
-                             grid=grid)
-    return space.replace("learning_rate_init", low=low, high=high, log=True, grid=grid)
-
-
-def lr_figure(results):
-    """One panel per batch size, side by side (the Figure of the first result, re-laid out)."""
-    fig = results[0].plot()
-    fig.clear()
-    axes = fig.subplots(1, len(results), squeeze=False)[0]
-    fig.set_size_inches(6.0 * len(results), 4.0)
-    for ax, result in zip(axes, results, strict=True):
-        result.plot(ax=ax)
-    return fig
-
-
-def log_lr_find(experiment, results, png, tracking_uri):
-    """Log the range test as an MLflow run ``lr-find`` in the experiment; return the URI."""
-    from tuner._mlflow_study import batch, get_experiment_id, metric_list
-    from tuner.tracking import MLflowTracker
-
-    tracker = MLflowTracker(tracking_uri or experiment.config.tracking.tracking_uri)
-    client, name = tracker.client, experiment.config.tracking.experiment_name or experiment.name
-    run = client.create_run(get_experiment_id(client, name, tracker.tracking_uri),
-                            run_name="lr-find", tags={"tuner.role": "lr_find"})
-    params = {f"suggested_lr.batch_{r.batch_size}": r.suggested_lr for r in results}
-    params.update({f"suggested_range.batch_{r.batch_size}": list(r.suggested_range)
-                   for r in results})
-    batch(client, run.info.run_id, params=params, metrics=metric_list(
-        {f"suggested_lr_batch_{r.batch_size}": r.suggested_lr for r in results}))
-    client.log_artifact(run.info.run_id, str(png))
-    client.set_terminated(run.info.run_id)
-    return tracker.tracking_uri

@@ -7,6 +7,33 @@ error into a :class:`tuner.errors.ExperimentError` naming the file, the dotted
 key, the value and what is allowed (with a did-you-mean for unknown keys and
 misspelt choices).
 
+Every key of an experiment file, with its default::
+
+    name: digits_optuna            # required; names the study, the MLflow experiment, files
+    description: ""
+    dataset: digits                # or {name: make_classification, params: {n_samples: 500}}
+                                   # or {path: data.csv, target: label, features: [a, b]}
+    test_size: 0.2                 # held out for the final score (0: none)
+    preprocess: standard           # standard | minmax | none (fitted once per CV fold)
+    estimator: {type: classifier, params: {}}       # or regressor; fixed parameters
+    search_space: mlp_default      # a name in search_spaces/, a path, or inline:
+                                   # {parameters: {...}}, plus override: {name: spec | null}
+    driver:
+      type: optuna                 # grid | random | optuna
+      sampler: tpe                 # optuna only: tpe | gp | cmaes | qmc | random
+      pruner: none                 # none | median | halving | hyperband
+      n_trials: 20                 # the study's total (grid: every point)
+      timeout: null                # seconds
+      budget: null                 # per trial: {epochs: N} | {updates: N} | {seconds: S}
+      resource: epochs             # step reported to the pruner: epochs | updates | samples
+    cv: 5
+    scoring: null                  # any scikit-learn scorer name
+    seed: 0
+    n_jobs: 1                      # worker processes (-1: all cores)
+    storage: null                  # default .tuner/<name>.journal; or a database URL
+    tracking: {enabled: true, tracking_uri: null, experiment_name: null, log_model: true}
+    report: {columns: [], top: 10} # extra per-trial table in the CLI summary
+
 Examples
 --------
 >>> exp = validate_experiment({"name": "demo", "dataset": "iris", "search_space": "mlp_default"})

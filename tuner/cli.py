@@ -48,7 +48,13 @@ _STALE_AFTER = click.option(
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(package_name="tuner", prog_name="tuner")
 def cli():
-    """Hyperparameter tuning for neural networks: grid, random and Optuna search, in MLflow."""
+    """Hyperparameter tuning for neural networks: grid, random and Optuna search, in MLflow.
+
+    \f
+    Examples
+    --------
+    >>> main(["--help"])  # doctest: +SKIP
+    """
 
 
 @cli.command()
@@ -70,12 +76,45 @@ def run(*, experiment, overrides, n_trials, n_jobs, storage, tracking_uri, no_ml
 
     Re-running the same experiment resumes its study: only the remaining trial
     budget runs. --fresh deletes the stored study of that name and starts over.
+
+    \f
+    Examples
+    --------
+    >>> main(["run", "experiments/digits_optuna.yaml", "--dry-run"])  # doctest: +SKIP
+    0
     """
     from tuner._cli_output import run_command
 
     return run_command(experiment, overrides=overrides, n_trials=n_trials, n_jobs=n_jobs,
                        storage=storage, tracking_uri=tracking_uri, tracking=not no_mlflow,
                        dry_run=dry_run, fresh=fresh)
+
+
+@cli.command()
+@_EXPERIMENT
+@_SET
+@_N_TRIALS
+@_N_JOBS
+@click.option("--storage", help="Where the study is (default: .tuner/<name>.journal).")
+@_TRACKING_URI
+@click.option("--no-mlflow", is_flag=True, help="Do not log to MLflow.")
+def resume(*, experiment, overrides, n_trials, n_jobs, storage, tracking_uri, no_mlflow):
+    """Continue the stored study of EXPERIMENT up to its budget (fails if there is none).
+
+    The same as `run` on an existing study: finished trials are kept, only the
+    remaining budget runs; raise the budget with --n-trials.
+
+    \f
+    Examples
+    --------
+    >>> main(["resume", "experiments/digits_optuna.yaml", "--n-trials", "40"])  # doctest: +SKIP
+    0
+    """
+    from tuner._cli_output import run_command
+
+    return run_command(experiment, overrides=overrides, n_trials=n_trials, n_jobs=n_jobs,
+                       storage=storage, tracking_uri=tracking_uri, tracking=not no_mlflow,
+                       require_study=True)
 
 
 @cli.command()
@@ -93,6 +132,13 @@ def worker(*, experiment, storage, overrides, n_trials, n_jobs, tracking_uri, no
 
     The study must exist (start it with `tuner run`); the worker neither refits nor
     summarises: the `run` process does.
+
+    \f
+    Examples
+    --------
+    >>> main(["worker", "experiments/digits_optuna.yaml",
+    ...       "--storage", "postgresql://db/t"])  # doctest: +SKIP
+    0
     """
     from tuner._cli_output import worker_command
 
@@ -104,7 +150,14 @@ def worker(*, experiment, storage, overrides, n_trials, n_jobs, tracking_uri, no
 @click.argument("path", type=click.Path(dir_okay=False))
 @_SET
 def validate(*, path, overrides):
-    """Validate an experiment file (loading its data) or a search space file."""
+    """Validate an experiment file (loading its data) or a search space file.
+
+    \f
+    Examples
+    --------
+    >>> main(["validate", "experiments/digits_grid.yaml"])  # doctest: +SKIP
+    0
+    """
     from tuner._cli_output import validate_command
 
     return validate_command(path, overrides=overrides)
@@ -112,7 +165,14 @@ def validate(*, path, overrides):
 
 @cli.command()
 def spaces():
-    """List the shipped search spaces with their descriptions and sizes."""
+    """List the shipped search spaces with their descriptions and sizes.
+
+    \f
+    Examples
+    --------
+    >>> main(["spaces"])  # doctest: +SKIP
+    0
+    """
     from tuner._cli_output import spaces_command
 
     return spaces_command()
@@ -123,7 +183,14 @@ def spaces():
 @click.option("--host", default="127.0.0.1", show_default=True)
 @_TRACKING_URI
 def ui(*, port, host, tracking_uri):
-    """Open the MLflow UI on the tracking store."""
+    """Open the MLflow UI on the tracking store.
+
+    \f
+    Examples
+    --------
+    >>> main(["ui", "--port", "5001"])  # doctest: +SKIP
+    0
+    """
     from tuner.tracking import launch_ui
 
     launch_ui(tracking_uri, host=host, port=port)
@@ -142,7 +209,14 @@ def ui(*, port, host, tracking_uri):
 @_TRACKING_URI
 @click.option("--no-mlflow", is_flag=True, help="Do not log the plot to MLflow.")
 def lr_find(*, experiment, overrides, batch_sizes, write_space, out, tracking_uri, no_mlflow):
-    """Learning-rate range test on the experiment's training data."""
+    """Learning-rate range test on the experiment's training data.
+
+    \f
+    Examples
+    --------
+    >>> main(["lr-find", "experiments/digits_optuna.yaml", "--batch-size", "32"])  # doctest: +SKIP
+    0
+    """
     from tuner._cli_output import lr_find_command
 
     return lr_find_command(experiment, overrides=overrides, batch_sizes=batch_sizes,
@@ -157,7 +231,14 @@ def lr_find(*, experiment, overrides, batch_sizes, write_space, out, tracking_ur
               "(default: reports/<name>).")
 @click.option("--storage", help="Study storage (default: the experiment's).")
 def report(*, experiment, overrides, out, storage):
-    """Write the HTML report (figures + tables) of the experiment's study."""
+    """Write the HTML report (figures + tables) of the experiment's study.
+
+    \f
+    Examples
+    --------
+    >>> main(["report", "experiments/digits_optuna.yaml"])  # doctest: +SKIP
+    0
+    """
     from tuner._cli_output import report_command
 
     return report_command(experiment, overrides=overrides, out=out, storage=storage)

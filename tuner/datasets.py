@@ -95,7 +95,13 @@ class Dataset:
 
 
 def available():
-    """Names accepted by :func:`load_dataset` without a path."""
+    """Names accepted by :func:`load_dataset` without a path.
+
+    Examples
+    --------
+    >>> available()[:3]
+    ['breast_cancer', 'diabetes', 'digits']
+    """
     return sorted(BUNDLED) + sorted(GENERATORS)
 
 

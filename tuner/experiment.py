@@ -169,7 +169,19 @@ def load_experiment(path, overrides=()):
 # ---------------------------------------------------------------- running
 
 def make_tracker(experiment, data, *, tracking_uri=None):
-    """The MLflow callback of an experiment (experiment name = the experiment's name)."""
+    """The MLflow callback of an experiment (MLflow experiment name = the experiment's name).
+
+    The parent run gets the dataset, split and every estimator parameter
+    (``mlp.<name>``) as params besides what the tracker logs itself.
+
+    Examples
+    --------
+    >>> from tuner._experiment_run import EXAMPLE
+    >>> exp = load_experiment(EXAMPLE)
+    >>> tracker = make_tracker(exp, exp.load_data())
+    >>> tracker.experiment_name, tracker.context["mlp.hidden_layer_sizes"]
+    ('digits_grid', (64,))
+    """
     from tuner.tracking import MLflowTracker
 
     cfg = experiment.config.tracking
@@ -195,6 +207,7 @@ def _on_interrupt(experiment, storage, tracker):
         from tuner.tracking import fail_orphan_runs
 
         fail_orphan_runs(tracker.tracking_uri, tracker.parent_run_id, numbers, reason)
+        run_helpers.close_running_child_runs(tracker, storage, experiment.name)
         tracker.client.set_terminated(tracker.parent_run_id, status="KILLED")
     except Exception as exc:  # noqa: BLE001 - never hide the interrupt behind a logging error
         import warnings
@@ -203,7 +216,7 @@ def _on_interrupt(experiment, storage, tracker):
 
 
 def run_experiment(experiment, *, n_trials=None, n_jobs=None, storage=None, tracking_uri=None,
-                   tracking=True, fresh=False, callbacks=()):
+                   tracking=True, fresh=False, callbacks=(), data=None):
     """Run an experiment: search on the training split, then score the held-out test split.
 
     Parameters
@@ -226,6 +239,8 @@ def run_experiment(experiment, *, n_trials=None, n_jobs=None, storage=None, trac
         Delete the stored study of this name first and start over.
     callbacks : sequence
         Extra search callbacks (e.g. :class:`tuner.progress.StudyProgress`).
+    data : tuner.datasets.Dataset, optional
+        The experiment's data when already loaded (default: ``experiment.load_data()``).
 
     Returns
     -------
@@ -248,7 +263,7 @@ def run_experiment(experiment, *, n_trials=None, n_jobs=None, storage=None, trac
     """
     if not isinstance(experiment, Experiment):
         experiment = load_experiment(experiment)
-    data = experiment.load_data()
+    data = experiment.load_data() if data is None else data
     X_train, X_test, y_train, y_test = run_helpers.split_data(experiment, data)
     storage = storage or experiment.storage
     if fresh:
@@ -270,15 +285,40 @@ def run_experiment(experiment, *, n_trials=None, n_jobs=None, storage=None, trac
 
 
 class _WorkerHooks:
-    """The per-trial hooks of a callback only: a worker neither refits nor closes the study."""
+    """A tracker seen by a worker: it joins the study's parent run (never creates, reopens or
+    closes it) and logs its own trials as child runs."""
 
-    def __init__(self, callback):
-        self.callback = callback
+    def __init__(self, tracker):
+        self.tracker = tracker
 
-    def __getattr__(self, name):
-        if name in ("on_study_start", "on_epoch", "on_trial_end", "on_progress"):
-            return getattr(self.callback, name)
-        raise AttributeError(name)
+    def on_study_start(self, search, study):
+        """Attach to the parent run recorded on the study by the ``run`` process."""
+        from tuner.tracking import PARENT_RUN_ATTR
+
+        run = self.tracker.client.get_run(study.user_attrs[PARENT_RUN_ATTR])
+        self.tracker.parent_run_id, self.tracker.study_name = run.info.run_id, study.study_name
+        self.tracker.experiment_id = run.info.experiment_id
+
+    def on_epoch(self, trial_number, epoch, metrics):
+        """Forwarded to the tracker."""
+        self.tracker.on_epoch(trial_number, epoch, metrics)
+
+    def on_trial_end(self, record):
+        """Forwarded to the tracker."""
+        self.tracker.on_trial_end(record)
+
+
+def _has_parent_run(storage, experiment):
+    """True when the ``run`` process logs the study to MLflow (else the worker cannot)."""
+    import warnings
+
+    from tuner.tracking import PARENT_RUN_ATTR
+
+    if PARENT_RUN_ATTR in run_helpers.stored_study_attrs(storage, experiment.name):
+        return True
+    warnings.warn(f"study {experiment.name!r} has no MLflow parent run (started with "
+                  "--no-mlflow?): this worker logs nothing to MLflow", stacklevel=3)
+    return False
 
 
 def run_worker(experiment, *, storage, n_trials=None, n_jobs=None, tracking_uri=None,
@@ -320,8 +360,10 @@ def run_worker(experiment, *, storage, n_trials=None, n_jobs=None, tracking_uri=
     data = experiment.load_data()
     X_train, _, y_train, _ = run_helpers.split_data(experiment, data)
     hooks = list(callbacks)
-    if tracking and experiment.config.tracking.enabled:
-        hooks.insert(0, _WorkerHooks(make_tracker(experiment, data, tracking_uri=tracking_uri)))
+    if tracking and experiment.config.tracking.enabled and _has_parent_run(storage, experiment):
+        tracker = make_tracker(experiment, data, tracking_uri=tracking_uri)
+        _ = tracker.client  # import mlflow (3-5 s) before joining, not while holding trials up
+        hooks.insert(0, _WorkerHooks(tracker))
     search = run_helpers.build_search(experiment, n_trials=n_trials, n_jobs=n_jobs,
                                       storage=storage, callbacks=hooks, refit=False)
     try:

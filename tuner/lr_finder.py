@@ -13,17 +13,16 @@ cannot end it) or a loss is not finite or explodes.  It uses the estimator's own
 network, optimizer and minibatches (any solver, batch size, dropout), only with a
 per-minibatch learning rate.
 
-The curve is then read on ``smoothed_losses``: the losses up to where the causal
-average bottoms out (the diverging tail is smoothed apart, so that it cannot
-leak backwards), smoothed by local straight-line fits with the same weights
-``(1 - smooth) ** |i - j|`` on both sides (:func:`local_linear_smooth`).  The
-causal average lags ``~1 / smooth`` minibatches behind, which would shift every
-reading towards larger (riskier) rates; the local fits do not.  With ``i*`` the
-index of the lowest smoothed loss:
+The curve is then read on ``smoothed_losses``: the same weights
+``(1 - smooth) ** |i - j|`` applied on both sides (:func:`local_mean`), which
+removes the causal average's lag of ``~1 / smooth`` minibatches (it would shift
+every reading towards larger, riskier rates).  The tail after the causal
+average's minimum is smoothed apart so that a divergence cannot leak backwards.
+With ``i*`` the index of the lowest smoothed loss before that tail:
 
-* ``suggested_lr``: steepest descent, the most negative fitted ``d loss / d log(lr)``
-  up to ``i*``;
-* ``suggested_range``: from where the loss starts to fall (its fitted slope first
+* ``suggested_lr``: steepest descent, the most negative ``d loss / d log(lr)`` of
+  the smoothed loss up to ``i*``;
+* ``suggested_range``: from where the loss starts to fall (its slope first
   reaches a quarter of the steepest slope) to where it bottoms out (``lr`` at ``i*``).
 
 Examples
@@ -61,7 +60,7 @@ class LRFinderResult:
     ----------
     lrs, losses, smoothed_losses : ndarray
         One entry per minibatch: learning rate used, loss before its update, and the
-        loss smoothed without lag (:func:`local_linear_smooth`).
+        loss smoothed without lag (:func:`local_mean`).
     suggested_lr : float
         Learning rate of steepest descent of the smoothed loss.
     suggested_range : tuple of float
@@ -128,43 +127,18 @@ def _ema(values, smooth):
     return out
 
 
-def local_linear_smooth(losses, smooth):
-    """Smooth ``losses`` by local straight-line fits; return ``(values, slopes)`` per point.
+def local_mean(losses, smooth):
+    """Two-sided moving average: weights ``(1 - smooth) ** |i - j|``, normalised per point.
 
-    Point ``i`` gets the value at ``i`` of the least-squares line through its
-    neighbours ``j`` weighted by ``(1 - smooth) ** |i - j|`` (the weights of the
-    moving average, on both sides).  Unlike a causal average it has no lag, and
-    unlike a plain centred average it stays unbiased on a sloping stretch up to
-    the ends of the curve.  ``slopes`` are the fitted slopes per step.
+    It smooths as much as the causal average of the stop rule but without its lag
+    of ``~1 / smooth`` minibatches, which would shift every reading of the curve
+    towards larger (riskier) learning rates.
 
     Examples
     --------
-    >>> values, slopes = local_linear_smooth(np.array([3.0, 2.0, 1.0, 0.0]), 0.5)
-    >>> values.round(12).tolist(), slopes.round(12).tolist()
-    ([3.0, 2.0, 1.0, 0.0], [-1.0, -1.0, -1.0, -1.0])
+    >>> local_mean(np.array([0.0, 0.0, 3.0, 0.0, 0.0]), 0.5).round(3).tolist()
+    [0.387, 0.632, 1.2, 0.632, 0.387]
     """
-    y = np.asarray(losses, float)
-    n, decay = len(y), 1.0 - smooth
-    if n < 3 or decay == 0.0:
-        return y.copy(), np.gradient(y) if n > 1 else np.zeros(n)
-    half = min(n - 1, math.ceil(math.log(1e-8) / math.log(decay)))
-    sums = np.zeros((5, n))  # sum w, sum w d, sum w d^2, sum w y, sum w d y  (d = j - i)
-    for d in range(-half, half + 1):
-        i = slice(max(0, -d), min(n, n - d))
-        yj = y[max(0, d):min(n, n + d)]
-        w = decay ** abs(d)
-        sums[0, i] += w
-        sums[1, i] += w * d
-        sums[2, i] += w * d * d
-        sums[3, i] += w * yj
-        sums[4, i] += w * d * yj
-    s0, s1, s2, t0, t1 = sums
-    det = s0 * s2 - s1 * s1  # weighted least squares for y_j ~ value + slope * d
-    return (s2 * t0 - s1 * t1) / det, (s0 * t1 - s1 * t0) / det
-
-
-def _local_mean(losses, smooth):
-    """Weighted mean of the neighbours, weights ``(1 - smooth) ** |i - j|`` (tail display)."""
     n = len(losses)
     if n == 0:
         return np.zeros(0)
@@ -241,12 +215,13 @@ def _check_options(min_lr, max_lr, num_steps, smooth, diverge_factor):
 def _read_curve(lrs, losses, smooth):
     """Smoothed losses, suggested rate and range (see the module docstring)."""
     head, tail = _split_at_bottom(losses, smooth)
-    values, slopes = local_linear_smooth(head, smooth)
-    smoothed = np.concatenate([values, _local_mean(tail, smooth)])
+    values = local_mean(head, smooth)
+    slopes = np.gradient(values) if len(values) > 1 else np.zeros(1)
+    smoothed = np.concatenate([values, local_mean(tail, smooth)])
     best = int(np.argmin(values))
     if best < 2:  # the loss never fell: the smallest rates are the only safe bet
         return smoothed, float(lrs[0]), (float(lrs[0]), float(lrs[best]))
-    # lrs grow geometrically, so d loss / d log(lr) is the per-step slope over a constant
+    # lrs grow geometrically: d loss / d log(lr) is the per-step slope over a constant
     steepest = int(np.argmin(slopes[:best + 1]))
     start = int(np.argmax(slopes[:steepest + 1] <= START_FRACTION * slopes[steepest]))
     return smoothed, float(lrs[steepest]), (float(lrs[min(start, steepest)]),

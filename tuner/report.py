@@ -53,10 +53,10 @@ def _fmt(value):
 
 def _table(header, rows):
     """An HTML table (cells escaped)."""
-    head = "".join(f"<th>{html.escape(str(h))}</th>" for h in header)
+    head = "".join(f"<th>{html.escape(str(h))}</th>" for h in header or ())
     body = "".join(
         "<tr>" + "".join(f"<td>{cell}</td>" for cell in row) + "</tr>" for row in rows)
-    return f"<table><tr>{head}</tr>{body}</table>"
+    return f"<table>{f'<tr>{head}</tr>' if head else ''}{body}</table>"
 
 
 def _summary(study, views):
@@ -70,7 +70,7 @@ def _summary(study, views):
         best = pick(complete, key=lambda v: v.score)
         rows += [("best trial", best.number), ("best mean CV score", _fmt(best.score))]
         rows += [(f"best {k}", _fmt(v)) for k, v in best.params.items()]
-    return _table(("", ""), [(html.escape(str(k)), html.escape(str(v))) for k, v in rows])
+    return _table(None, [(html.escape(str(k)), html.escape(str(v))) for k, v in rows])
 
 
 def _trials_table(views):

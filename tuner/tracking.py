@@ -30,9 +30,18 @@ Cost: per trial one ``create_run``, one ``log_batch`` and one ``set_terminated``
 halves it); the study start ~0.3 s, the study end ~1 s plus plots (~3 s) and
 the model (~0.5 s). See ``docs/bench_tracking.md``.
 
-Held-out test score: ``on_study_end`` logs ``search.test_score_`` when the
-search (or the caller, before the study ends) set it; after ``fit`` call
-``tracker.log_test_score(score)``.
+Held-out test score: ``on_study_end`` logs ``search.test_score_`` (a number
+or ``{name: number}``) when an earlier callback's ``on_study_end`` set it (the
+experiment runner does); after ``fit``, ``tracker.log_test_score(score)`` does
+the same.
+
+Store: ``MLFLOW_TRACKING_URI``, else ``sqlite:///mlflow.db`` in the working
+directory (made absolute). The driver creates it in ``on_study_start``, before
+any worker starts (concurrent creation corrupts a new SQLite file), and puts it
+in write-ahead-log mode. A new experiment created here keeps its artifacts next
+to the SQLite file (``mlartifacts/<experiment>``) and is tagged as a model
+training experiment so the MLflow 3 UI opens it on its runs. Crash recovery:
+:func:`fail_orphan_runs`. UI: :func:`launch_ui`.
 """
 
 import os
@@ -238,7 +247,7 @@ class MLflowTracker:
                   metrics=trial_metrics(record, buffered, end))
             status = RUN_STATUS.get(str(getattr(record, "state", "complete")), "FAILED")
             self.client.set_terminated(run.info.run_id, status=status, end_time=end)
-        except (MlflowException, OSError) as exc:  # the trial's result is safe in the study
+        except (MlflowException, OSError, LookupError) as exc:  # the result is safe in Optuna
             warnings.warn(f"MLflow: could not log trial {record.number}: {exc}", stacklevel=2)
 
     def _ensure_parent(self, study_name):

@@ -9,7 +9,6 @@ the study gets (``_make_sampler``, ``_plan``); everything else lives here or in
 
 from __future__ import annotations
 
-import math
 import time
 import uuid
 from contextlib import contextmanager
@@ -24,13 +23,13 @@ from sklearn.exceptions import NotFittedError
 from sklearn.metrics import check_scoring
 from sklearn.metrics._scorer import _check_multimetric_scoring
 from sklearn.model_selection import check_cv
-from sklearn.pipeline import Pipeline
 from sklearn.utils import get_tags, indexable
 from sklearn.utils._available_if import available_if
 from sklearn.utils.multiclass import unique_labels
 from sklearn.utils.validation import _num_samples
 
 from tuner.errors import ConfigError
+from tuner.search.budget import RESOURCES, check_budget, max_resource, resolve_pruner
 from tuner.search.callbacks import CallbackList, TrialPrinter
 from tuner.search.evaluate import TrialTask, refit_incremental, resolve_params
 from tuner.search.records import jsonable
@@ -41,8 +40,6 @@ from tuner.search.workers import WorkerJob, run_in_process, run_workers
 
 FINISHED = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED,
             optuna.trial.TrialState.FAIL)
-BUDGETS = ("epochs", "updates", "seconds")
-RESOURCES = ("epochs", "updates", "samples")
 
 
 def load_space(space):
@@ -52,72 +49,6 @@ def load_space(space):
     from tuner.spaces import SearchSpace
 
     return SearchSpace.load(space)
-
-
-def check_budget(budget):
-    """``None`` or ``(kind, value)`` from a ``{"epochs" | "updates" | "seconds": value}`` dict."""
-    if budget is None:
-        return None
-    if not isinstance(budget, dict) or len(budget) != 1 or next(iter(budget)) not in BUDGETS:
-        raise ConfigError("budget must be one kind with one value", key="budget", value=budget,
-                          allowed="None or {epochs: N} | {updates: N} | {seconds: S}")
-    kind, value = next(iter(budget.items()))
-    if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
-        raise ConfigError("budget must be positive", key=f"budget.{kind}", value=value,
-                          allowed="a number > 0")
-    return kind, value
-
-
-def _max_epochs(estimator, space):
-    """Largest ``max_iter`` a trial can get: from the space, else the estimator's."""
-    pipeline = isinstance(estimator, Pipeline)
-    key = f"{estimator.steps[-1][0]}__max_iter" if pipeline else "max_iter"
-    try:
-        bound = space.upper_bound(key)
-    except (ValueError, KeyError, AttributeError, TypeError):  # not in the space
-        bound = (estimator.steps[-1][1] if pipeline else estimator).get_params().get("max_iter")
-    return int(bound) if bound else None
-
-
-def max_resource(task, space):
-    """The largest step a trial reports (for Hyperband); ``"auto"`` when unknown.
-
-    ``resource="epochs"``: the epochs budget, else the largest ``max_iter`` of
-    the space (``space.upper_bound``), else the estimator's ``max_iter``.
-    ``"updates"``: the updates budget. ``"samples"``: largest epochs x the
-    training-fold size.
-    """
-    kind, value = task.budget or (None, None)
-    if task.resource == "updates":
-        return int(value) if kind == "updates" else "auto"
-    epochs = int(value) if kind == "epochs" else None
-    if epochs is None and kind != "updates":
-        epochs = _max_epochs(task.estimator, space)
-    if epochs is None:
-        return "auto"
-    return epochs * max(len(tr) for tr, _ in task.splits) if task.resource == "samples" \
-        else epochs
-
-
-def resolve_pruner(pruner, *, max_resource="auto"):
-    """An Optuna pruner from None, "median", "halving", "hyperband" or a pruner object."""
-    known = max_resource != "auto"
-    min_resource = 1 if not known or max_resource <= 200 else max(1, max_resource // 100)
-    if pruner is None:
-        return optuna.pruners.NopPruner()
-    if isinstance(pruner, optuna.pruners.BasePruner):
-        return pruner
-    if pruner == "median":  # no pruning during the first 10% of the budget
-        warmup = math.ceil(0.1 * max_resource) if known else 0
-        return optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=warmup)
-    if pruner == "halving":
-        return optuna.pruners.SuccessiveHalvingPruner(min_resource=min_resource,
-                                                      reduction_factor=3)
-    if pruner == "hyperband":
-        return optuna.pruners.HyperbandPruner(min_resource=min_resource,
-                                              max_resource=max_resource, reduction_factor=3)
-    raise ConfigError("unknown pruner", key="pruner", value=pruner,
-                      allowed="None, median, halving, hyperband or an optuna pruner")
 
 
 @contextmanager
@@ -185,12 +116,12 @@ class BaseSearch(MetaEstimatorMixin, BaseEstimator):
         with _optuna_verbosity(self.verbose), \
                 resolve_storage(self.storage, n_workers=n_workers) as resolved:
             study = self._create_study(resolved.storage, space, task, seeds[1])
-            first, n_trials = join_study(study, resolved.storage, n_workers,
-                                         partial(self._plan, study, space))
+            first, n_trials = join_study(study, resolved.storage, n_workers,  # one at a time:
+                                         partial(self._plan, study, space),  # grid enqueued,
+                                         partial(task.callbacks.on_study_start, self, study))
             if first:  # a resumed study or a joining worker: fresh sampler streams
                 seeds = worker_seeds(self.random_state, n_workers, first=first)
                 study.sampler = self._make_sampler(seeds[1])
-            task.callbacks.on_study_start(self, study)
             self._run(study, task, resolved.storage, n_trials, seeds[1:])
             wait_for_others(study, resolved.storage, on_progress=task.callbacks.on_progress)
             self.study_ = self._detach(study, resolved)

@@ -200,7 +200,13 @@ SAMPLERS = {
 
 
 def make_sampler(sampler, seed):
-    """An Optuna sampler from a name in :data:`SAMPLERS` or a sampler object."""
+    """An Optuna sampler from a name in :data:`SAMPLERS` or a sampler object.
+
+    Examples
+    --------
+    >>> type(make_sampler("tpe", seed=0)).__name__
+    'TPESampler'
+    """
     if isinstance(sampler, optuna.samplers.BaseSampler):
         return sampler
     if sampler not in SAMPLERS:

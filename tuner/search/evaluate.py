@@ -57,57 +57,11 @@ from sklearn.metrics._scorer import _MultimetricScorer
 from sklearn.pipeline import Pipeline
 from sklearn.utils import _safe_indexing
 
-from tuner.search.callbacks import CallbackList
-from tuner.search.records import jsonable
+from tuner.search.records import TrialTask, jsonable
 
 _logger = logging.getLogger(__name__)
+__all__ = ["TrialTask", "evaluate_trial", "refit_incremental", "resolve_params", "suggest_raw"]
 
-
-@dataclass
-class TrialTask:
-    """Everything a (possibly remote) worker needs to evaluate trials; picklable.
-
-    Attributes
-    ----------
-    estimator : estimator
-        The template cloned per fold.
-    X, y : array-like
-        The whole training data; folds are taken with ``splits``.
-    space : SearchSpace
-        Gives ``suggest(trial)`` (raw params) and ``resolve(raw)``.
-    splits : list of (train_indices, test_indices)
-        The CV splits, computed once in the driver.
-    scorers : dict
-        ``{metric: scorer}``; a single metric is named ``"score"``.
-    objective : str
-        The metric reported to the pruner and returned to Optuna.
-    classes : array-like or None
-        All class labels (passed as ``classes=`` to the first ``partial_fit``).
-    error_score : float or "raise"
-    return_train_score : bool
-    budget : tuple or None
-        ``(kind, value)`` with kind in ``epochs | updates | seconds``.
-    resource : {"epochs", "updates", "samples"}
-        The ``step`` given to ``trial.report``.
-    callbacks : CallbackList
-    n_samples : int or None
-        Number of samples in ``X`` (given to ``space.resolve`` when it takes it).
-    """
-
-    estimator: object
-    X: object
-    y: object
-    space: object
-    splits: list
-    scorers: dict
-    objective: str = "score"
-    classes: object = None
-    error_score: object = math.nan
-    return_train_score: bool = False
-    budget: tuple | None = None
-    resource: str = "epochs"
-    callbacks: CallbackList = field(default_factory=CallbackList)
-    n_samples: int | None = None
 
 
 def resolve_params(space, raw, n_samples=None):
@@ -364,6 +318,10 @@ def evaluate_trial(trial, task):
     optuna.TrialPruned
         When the pruner stopped the trial (its last scores are recorded); and
         whatever the fit raised when ``task.error_score == "raise"``.
+
+    Examples
+    --------
+    See the module docstring: ``study.optimize(lambda t: evaluate_trial(t, task))``.
     """
     params = resolve_params(task.space, suggest_raw(task.space, trial), task.n_samples)
     trial.set_user_attr("params", jsonable(params))
@@ -392,6 +350,15 @@ def refit_incremental(model, X, y, *, n_epochs, classes=None):
 
     Falls back to ``model.fit(X, y)`` when the final estimator has no ``partial_fit``.
     Returns the fitted model.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_iris
+    >>> from sklearn.linear_model import SGDClassifier
+    >>> X, y = load_iris(return_X_y=True)
+    >>> refit_incremental(SGDClassifier(random_state=0), X, y, n_epochs=3,
+    ...                   classes=[0, 1, 2]).t_ > 0
+    True
     """
     fold = _Fold(model, X, y)
     if not fold.incremental:

@@ -31,6 +31,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from tuner.search.callbacks import CallbackList
+
 #: User-attribute keys the evaluator writes on each trial.
 ATTRS = (
     "params", "split_test_scores", "split_train_scores", "fit_times", "score_times",
@@ -152,3 +154,53 @@ class TrialRecord:
             study_name=study_name,
             user_attrs=attrs,
         )
+
+
+@dataclass
+class TrialTask:
+    """Everything a (possibly remote) worker needs to evaluate trials; picklable.
+
+    Built by the driver, pickled to worker processes, read by
+    :func:`tuner.search.evaluate.evaluate_trial`.
+
+    Attributes
+    ----------
+    estimator : estimator
+        The template cloned per fold.
+    X, y : array-like
+        The whole training data; folds are taken with ``splits``.
+    space : SearchSpace
+        Gives ``suggest(trial)`` (raw params) and ``resolve(raw)``.
+    splits : list of (train_indices, test_indices)
+        The CV splits, computed once in the driver.
+    scorers : dict
+        ``{metric: scorer}``; a single metric is named ``"score"``.
+    objective : str
+        The metric reported to the pruner and returned to Optuna.
+    classes : array-like or None
+        All class labels (passed as ``classes=`` to the first ``partial_fit``).
+    error_score : float or "raise"
+    return_train_score : bool
+    budget : tuple or None
+        ``(kind, value)`` with kind in ``epochs | updates | seconds``.
+    resource : {"epochs", "updates", "samples"}
+        The ``step`` given to ``trial.report``.
+    callbacks : CallbackList
+    n_samples : int or None
+        Number of samples in ``X`` (given to ``space.resolve`` when it takes it).
+    """
+
+    estimator: object
+    X: object
+    y: object
+    space: object
+    splits: list
+    scorers: dict
+    objective: str = "score"
+    classes: object = None
+    error_score: object = math.nan
+    return_train_score: bool = False
+    budget: tuple | None = None
+    resource: str = "epochs"
+    callbacks: CallbackList = field(default_factory=CallbackList)
+    n_samples: int | None = None

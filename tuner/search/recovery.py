@@ -366,15 +366,20 @@ def wait_for_others(study, storage, *, on_progress=None, poll=1.0):
         time.sleep(poll)
 
 
-def join_study(study, storage, n_workers, plan):
-    """Under the study lock: recover orphans, claim worker indices, run ``plan()``.
+def join_study(study, storage, n_workers, plan, start=None):
+    """Under the study lock: recover orphans, claim worker indices, ``plan()``, ``start()``.
 
-    Returns ``(first worker index, plan())``; ``plan`` enqueues grid points
-    (``skip_if_exists`` is only safe while no other process enqueues).
+    Returns ``(first worker index, plan())``. ``plan`` enqueues grid points
+    (``skip_if_exists`` is only safe while no other process enqueues); ``start``
+    runs the ``on_study_start`` callbacks, so that of all processes joining at
+    once exactly one creates the MLflow parent run (and a new SQLite store).
     """
     with study_lock(storage, study.study_name):
         recover_orphans(study, storage)
-        return claim_worker_indices(study, storage, n_workers), plan()
+        first, n_trials = claim_worker_indices(study, storage, n_workers), plan()
+        if start is not None:
+            start()
+        return first, n_trials
 
 
 def worker_seeds(random_state, n_workers, *, first=0):

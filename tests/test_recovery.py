@@ -1,0 +1,250 @@
+"""Crash recovery: orphaned trials, the exact study-wide budget, a SIGKILLed run resumed."""
+
+import multiprocessing
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import optuna
+import pytest
+from optuna.trial import TrialState
+
+from tuner.errors import ConfigError
+from tuner.search.recovery import (
+    ORPHAN_ATTR,
+    WORKER_ATTR,
+    budget_used,
+    budgeted,
+    claim_worker_indices,
+    process_alive,
+    recover_orphans,
+    worker_identity,
+    worker_seeds,
+)
+from tuner.search.storage import resolve_storage
+
+ROOT = Path(__file__).resolve().parents[1]
+optuna.logging.set_verbosity(optuna.logging.WARNING)
+
+
+def _dead_pid():
+    """The pid of a process that has exited and been reaped."""
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    proc.wait()
+    return proc.pid
+
+
+def _running_trial(study, **identity):
+    """Ask a trial and record ``identity`` (over this process's) as its worker."""
+    trial = study.ask()
+    trial.suggest_float("x", 0.0, 1.0)
+    info = {**worker_identity(), "since": time.time(), **identity}
+    study._storage.set_trial_system_attr(trial._trial_id, WORKER_ATTR, info)
+    return trial
+
+
+# ---------------------------------------------------------------- units
+
+def test_recover_orphans_fails_dead_local_worker_and_enqueues_retry():
+    study = optuna.create_study()
+    trial = _running_trial(study, pid=_dead_pid())
+    x = trial.params["x"]
+    assert recover_orphans(study, study._storage) == [0]
+    failed, retry = study.trials
+    assert failed.state == TrialState.FAIL
+    assert "is gone" in failed.user_attrs["fail_reason"]
+    assert failed.system_attrs[ORPHAN_ATTR] == failed.user_attrs["fail_reason"]
+    assert retry.state == TrialState.WAITING and retry.params == {"x": x}
+    assert retry.system_attrs["failed_trial"] == 0 and retry.system_attrs["retry_history"] == [0]
+    assert WORKER_ATTR not in retry.system_attrs
+    assert budget_used(study.trials) == 0  # the retried failure does not count, the retry will
+    study.optimize(lambda t: t.suggest_float("x", 0.0, 1.0), n_trials=1)
+    assert study.trials[1].state == TrialState.COMPLETE and study.trials[1].params == {"x": x}
+    assert budget_used(study.trials) == 1
+
+
+def test_recover_orphans_keeps_trials_of_live_workers():
+    study = optuna.create_study()
+    _running_trial(study)  # this very process
+    assert recover_orphans(study, study._storage) == []
+    assert [t.state for t in study.trials] == [TrialState.RUNNING]
+
+
+def test_recover_orphans_leaves_other_hosts_until_stale_after():
+    study = optuna.create_study()
+    _running_trial(study, host=f"not-{socket.gethostname()}", pid=1, since=time.time() - 100)
+    assert recover_orphans(study, study._storage, stale_after=1000) == []
+    assert recover_orphans(study, study._storage) == []  # no grace period given: never
+    assert recover_orphans(study, study._storage, stale_after=50) == [0]
+    assert "silent for" in study.trials[0].user_attrs["fail_reason"]
+
+
+def test_recover_orphans_retries_a_trial_only_once():
+    study = optuna.create_study()
+    _running_trial(study, pid=_dead_pid())
+    recover_orphans(study, study._storage)
+    study.ask()  # the retry, popped by a worker that dies as well
+    study._storage.set_trial_system_attr(study.trials[1]._trial_id, WORKER_ATTR,
+                                         {**worker_identity(), "pid": _dead_pid(), "since": 0})
+    assert recover_orphans(study, study._storage) == [1]
+    assert [t.state for t in study.trials] == [TrialState.FAIL, TrialState.FAIL]
+    assert budget_used(study.trials) == 1  # the last failure stays (no retry left)
+
+
+def test_process_alive_rejects_dead_zombie_and_reused_pids():
+    assert process_alive(os.getpid())
+    assert not process_alive(_dead_pid())
+    zombie = subprocess.Popen([sys.executable, "-c", "pass"])
+    while Path(f"/proc/{zombie.pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z":
+        time.sleep(0.05)  # exited, not yet reaped
+    assert not process_alive(zombie.pid)
+    zombie.wait()
+    start = worker_identity()["start_ticks"]
+    assert process_alive(os.getpid(), start) and not process_alive(os.getpid(), start + 1)
+
+
+def test_resolve_storage_rejects_sqlite_for_several_workers(tmp_path):
+    with pytest.raises(ConfigError, match="one worker only.*journal file"):
+        resolve_storage(f"sqlite:///{tmp_path / 'db.sqlite'}", n_workers=2)
+    with resolve_storage(f"sqlite:///{tmp_path / 'db.sqlite'}", n_workers=1) as resolved:
+        assert type(resolved.storage).__name__ == "RDBStorage"
+
+
+def test_worker_seeds_derive_from_study_seed_and_index():
+    seeds = worker_seeds(7, 3)
+    assert len(set(seeds)) == 4  # estimator + 3 distinct workers
+    assert worker_seeds(7, 1, first=2) == [seeds[0], seeds[3]]  # index 2, wherever it runs
+    assert worker_seeds(7, 3) == seeds and worker_seeds(8, 3) != seeds
+    study = optuna.create_study()
+    assert [claim_worker_indices(study, study._storage, n) for n in (2, 1, 3)] == [0, 2, 3]
+
+
+def _hammer(path, n_trials):
+    """Worker process: optimize a trivial objective with a far too large per-process n_trials."""
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    storage = optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(path))
+    study = optuna.load_study(study_name="race", storage=storage)
+    with budgeted(study, storage, n_trials):
+        study.optimize(lambda t: t.suggest_float("x", 0.0, 1.0), n_trials=1000)
+
+
+def test_budgeted_study_takes_exact_budget_from_racing_processes(tmp_path):
+    path = str(tmp_path / "race.journal")
+    storage = optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(path))
+    study = optuna.create_study(study_name="race", storage=storage)
+    for x in (0.1, 0.2, 0.3):  # enqueued points (a grid) are taken exactly once
+        study.enqueue_trial({"x": x})
+    ctx = multiprocessing.get_context("fork")
+    procs = [ctx.Process(target=_hammer, args=(path, 25)) for _ in range(4)]
+    for proc in procs:
+        proc.start()
+    for proc in procs:
+        proc.join(60)
+    assert [proc.exitcode for proc in procs] == [0, 0, 0, 0]
+    trials = study.get_trials()
+    assert len(trials) == 25 and {t.state for t in trials} == {TrialState.COMPLETE}
+    assert sorted(t.params["x"] for t in trials[:3]) == [0.1, 0.2, 0.3]
+    assert len({t.system_attrs[WORKER_ATTR]["pid"] for t in trials}) >= 2
+
+
+# ---------------------------------------------------------------- a killed run
+
+EXPERIMENT = """
+name: killed_run
+dataset: iris
+test_size: 0.2
+estimator:
+  type: classifier
+  params: {hidden_layer_sizes: [16], solver: adam, batch_size: 8, max_iter: 60}
+search_space:
+  parameters:
+    learning_rate_init: {type: float, low: 1.0e-3, high: 1.0e-1, log: true}
+    alpha: {type: float, low: 1.0e-6, high: 1.0e-2, log: true}
+driver: {type: random, n_trials: 5}
+cv: 2
+seed: 0
+n_jobs: 1
+"""
+
+
+def _load(journal, name):
+    """The study as stored right now (read-only use of the journal)."""
+    backend = optuna.storages.journal.JournalFileBackend(str(journal))
+    return optuna.load_study(study_name=name, storage=optuna.storages.JournalStorage(backend))
+
+
+def _wait_for(predicate, proc, timeout=120):
+    """Poll ``predicate()`` every 0.2 s until true; fail if ``proc`` exits first."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            pytest.fail(f"the run ended (exit {proc.returncode}) before the kill: "
+                        f"{proc.stderr.read()[-2000:]}")
+        try:
+            if predicate():
+                return
+        except (KeyError, ValueError, FileNotFoundError):  # study not created yet
+            pass
+        time.sleep(0.2)
+    pytest.fail("timed out")
+
+
+def _mlflow_runs(uri, name):
+    """(parent runs, child runs) of MLflow experiment ``name``."""
+    from mlflow import MlflowClient
+
+    client = MlflowClient(tracking_uri=uri)
+    runs = client.search_runs([client.get_experiment_by_name(name).experiment_id],
+                              max_results=1000)
+    parents = [r for r in runs if r.data.tags.get("tuner.role") == "study"]
+    return parents, [r for r in runs if "mlflow.parentRunId" in r.data.tags]
+
+
+@pytest.mark.slow
+def test_run_killed_with_sigkill_resumes_without_rerunning_trials(tmp_path):
+    (tmp_path / "exp.yaml").write_text(EXPERIMENT)
+    journal, uri = tmp_path / "study.journal", f"sqlite:///{tmp_path / 'mlflow.db'}"
+    command = [sys.executable, "-m", "tuner", "run", "exp.yaml", "--storage", str(journal),
+               "--tracking-uri", uri]
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
+    proc = subprocess.Popen(command, cwd=tmp_path, env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, text=True)
+
+    def two_done_one_running():
+        states = [t.state for t in _load(journal, "killed_run").trials]
+        return states.count(TrialState.COMPLETE) >= 2 and TrialState.RUNNING in states
+
+    _wait_for(two_done_one_running, proc)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    before = _load(journal, "killed_run").trials
+    done = {t.number: (t.params, t.datetime_complete) for t in before
+            if t.state == TrialState.COMPLETE}
+    killed = [t for t in before if t.state == TrialState.RUNNING]
+    assert len(killed) == 1 and killed[0].system_attrs[WORKER_ATTR]["pid"] == proc.pid
+
+    rerun = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True,
+                           timeout=300)
+    assert rerun.returncode == 0, rerun.stderr[-3000:]
+    after = _load(journal, "killed_run").trials
+    assert {t.number: (t.params, t.datetime_complete) for t in after if t.number in done} == done
+    lost = after[killed[0].number]
+    assert lost.state == TrialState.FAIL and "is gone" in lost.system_attrs[ORPHAN_ATTR]
+    retry = [t for t in after if t.system_attrs.get("failed_trial") == lost.number]
+    assert len(retry) == 1 and retry[0].state == TrialState.COMPLETE
+    assert retry[0].params == killed[0].params
+    assert budget_used(after) == 5 and len(after) == 6
+    assert [t.state for t in after].count(TrialState.COMPLETE) == 5
+
+    parents, children = _mlflow_runs(uri, "killed_run")
+    assert len(parents) == 1 and parents[0].info.status == "FINISHED"
+    by_trial = {int(r.data.tags["tuner.trial"]): r for r in children}
+    assert sorted(by_trial) == list(range(6))
+    assert {r.data.tags["mlflow.parentRunId"] for r in children} == {parents[0].info.run_id}
+    assert by_trial[lost.number].info.status == "FAILED"
+    assert by_trial[lost.number].data.tags["tuner.state"] == "fail"
+    assert all(by_trial[n].info.status == "FINISHED" for n in by_trial if n != lost.number)

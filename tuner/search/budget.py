@@ -1,0 +1,100 @@
+"""Training budgets per trial and the pruner that stops trials early.
+
+A trial trains until its budget is spent (see ``budget=`` of the drivers):
+``None`` (``max_iter`` epochs), ``{"epochs": N}``, ``{"updates": N}`` (until the
+estimator's ``n_updates_`` reaches N, whatever the batch size) or
+``{"seconds": S}`` (after the epoch that crosses S seconds of fit time). The
+pruner compares trials at the same *step*, which is the ``resource``: epochs,
+weight updates or training samples seen, so that e.g. Hyperband can compare
+small and large batches on equal updates. Its ``max_resource`` is the largest
+step a trial can report (:func:`max_resource`).
+
+Examples
+--------
+>>> check_budget({"updates": 5000})
+('updates', 5000)
+"""
+
+from __future__ import annotations
+
+import math
+
+import optuna
+from sklearn.pipeline import Pipeline
+
+from tuner.errors import ConfigError
+
+BUDGETS = ("epochs", "updates", "seconds")
+RESOURCES = ("epochs", "updates", "samples")
+
+
+def check_budget(budget):
+    """``None`` or ``(kind, value)`` from a ``{"epochs" | "updates" | "seconds": value}`` dict."""
+    if budget is None:
+        return None
+    if not isinstance(budget, dict) or len(budget) != 1 or next(iter(budget)) not in BUDGETS:
+        raise ConfigError("budget must be one kind with one value", key="budget", value=budget,
+                          allowed="None or {epochs: N} | {updates: N} | {seconds: S}")
+    kind, value = next(iter(budget.items()))
+    if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
+        raise ConfigError("budget must be positive", key=f"budget.{kind}", value=value,
+                          allowed="a number > 0")
+    return kind, value
+
+
+def _max_epochs(estimator, space):
+    """Largest ``max_iter`` a trial can get: from the space, else the estimator's."""
+    pipeline = isinstance(estimator, Pipeline)
+    key = f"{estimator.steps[-1][0]}__max_iter" if pipeline else "max_iter"
+    try:
+        bound = space.upper_bound(key)
+    except (ValueError, KeyError, AttributeError, TypeError):  # not in the space
+        bound = (estimator.steps[-1][1] if pipeline else estimator).get_params().get("max_iter")
+    return int(bound) if bound else None
+
+
+def max_resource(task, space):
+    """The largest step a trial reports (for Hyperband); ``"auto"`` when unknown.
+
+    ``resource="epochs"``: the epochs budget, else the largest ``max_iter`` of
+    the space (``space.upper_bound``), else the estimator's ``max_iter``.
+    ``"updates"``: the updates budget. ``"samples"``: largest epochs x the
+    training-fold size.
+    """
+    kind, value = task.budget or (None, None)
+    if task.resource == "updates":
+        return int(value) if kind == "updates" else "auto"
+    epochs = int(value) if kind == "epochs" else None
+    if epochs is None and kind != "updates":
+        epochs = _max_epochs(task.estimator, space)
+    if epochs is None:
+        return "auto"
+    return epochs * max(len(tr) for tr, _ in task.splits) if task.resource == "samples" \
+        else epochs
+
+
+def resolve_pruner(pruner, *, max_resource="auto"):
+    """An Optuna pruner from None, "median", "halving", "hyperband" or a pruner object.
+
+    Examples
+    --------
+    >>> type(resolve_pruner("hyperband", max_resource=100)).__name__
+    'HyperbandPruner'
+    """
+    known = max_resource != "auto"
+    min_resource = 1 if not known or max_resource <= 200 else max(1, max_resource // 100)
+    if pruner is None:
+        return optuna.pruners.NopPruner()
+    if isinstance(pruner, optuna.pruners.BasePruner):
+        return pruner
+    if pruner == "median":  # no pruning during the first 10% of the budget
+        warmup = math.ceil(0.1 * max_resource) if known else 0
+        return optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=warmup)
+    if pruner == "halving":
+        return optuna.pruners.SuccessiveHalvingPruner(min_resource=min_resource,
+                                                      reduction_factor=3)
+    if pruner == "hyperband":
+        return optuna.pruners.HyperbandPruner(min_resource=min_resource,
+                                              max_resource=max_resource, reduction_factor=3)
+    raise ConfigError("unknown pruner", key="pruner", value=pruner,
+                      allowed="None, median, halving, hyperband or an optuna pruner")
