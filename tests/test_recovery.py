@@ -22,6 +22,7 @@ from tuner.search.recovery import (
     claim_worker_indices,
     process_alive,
     recover_orphans,
+    runs_here,
     worker_identity,
     worker_seeds,
 )
@@ -105,6 +106,22 @@ def test_process_alive_rejects_dead_zombie_and_reused_pids():
     zombie.wait()
     start = worker_identity()["start_ticks"]
     assert process_alive(os.getpid(), start) and not process_alive(os.getpid(), start + 1)
+
+
+def test_runs_here_claims_own_and_child_trials_only():
+    def trial(**identity):
+        attrs = {WORKER_ATTR: {**worker_identity(), **identity}} if identity else {}
+        return optuna.trial.create_trial(state=TrialState.RUNNING, system_attrs=attrs)
+
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        assert runs_here(trial(pid=os.getpid())) and runs_here(trial(pid=child.pid))
+    finally:
+        child.kill()
+        child.wait()
+    assert runs_here(trial())  # no record: nobody else claims it
+    assert not runs_here(trial(pid=1))  # alive, but not ours
+    assert not runs_here(trial(host=f"not-{socket.gethostname()}", pid=os.getpid()))
 
 
 def test_resolve_storage_rejects_sqlite_for_several_workers(tmp_path):

@@ -313,11 +313,13 @@ def fail_interrupted_trials(storage, study_name, reason):
     those Optuna failed itself on KeyboardInterrupt (FAIL without a
     ``fail_reason``, which the evaluator writes for every error it catches).
     """
+    from tuner.search.recovery import runs_here
+
     backend = _storage(storage)
     study_id = _study_id(backend, study_name)
     numbers = []
     for trial in [] if study_id is None else backend.get_all_trials(study_id, deepcopy=False):
-        if trial.state.name == "RUNNING":
+        if trial.state.name == "RUNNING" and runs_here(trial):  # not other workers' trials
             backend.set_trial_user_attr(trial._trial_id, "fail_reason", reason)
             backend.set_trial_state_values(trial._trial_id, state=type(trial.state).FAIL)
             numbers.append(trial.number)

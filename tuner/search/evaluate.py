@@ -241,6 +241,13 @@ def _after_epoch(trial, task, progress):
 
 
 def _train(trial, task, progress):
+    """Train (see :func:`_train_epochs`), then score the training folds if asked."""
+    _train_epochs(trial, task, progress)
+    if task.return_train_score:
+        progress.train_scores = [f.score(task.scorers, train=True) for f in progress.folds]
+
+
+def _train_epochs(trial, task, progress):
     """Fit once, or train every fold one epoch at a time until budget or pruning."""
     folds = progress.folds
     if not folds[0].incremental:
@@ -303,25 +310,21 @@ def evaluate_trial(trial, task):
     Parameters
     ----------
     trial : optuna.Trial
-        The trial; its parameters come from ``task.space.suggest(trial)``.
     task : TrialTask
-        Estimator, data, splits, scorers, budget and callbacks.
 
     Returns
     -------
     float
-        Mean validation score of ``task.objective`` at the last epoch, or NaN
-        for a failed trial (Optuna then records the trial as FAIL).
+        Mean validation ``task.objective`` at the last epoch; NaN (FAIL) on failure.
 
     Raises
     ------
     optuna.TrialPruned
-        When the pruner stopped the trial (its last scores are recorded); and
-        whatever the fit raised when ``task.error_score == "raise"``.
+        When pruned (last scores kept); fit errors when ``error_score="raise"``.
 
     Examples
     --------
-    See the module docstring: ``study.optimize(lambda t: evaluate_trial(t, task))``.
+    See the module docstring (``study.optimize(lambda t: evaluate_trial(t, task))``).
     """
     params = resolve_params(task.space, suggest_raw(task.space, trial), task.n_samples)
     trial.set_user_attr("params", jsonable(params))
@@ -329,8 +332,6 @@ def evaluate_trial(trial, task):
     try:
         progress.folds = [_Fold.from_task(task, params, tr, te) for tr, te in task.splits]
         _train(trial, task, progress)
-        if task.return_train_score:
-            progress.train_scores = [f.score(task.scorers, train=True) for f in progress.folds]
     except Exception as exc:
         if task.error_score == "raise":
             raise

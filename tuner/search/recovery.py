@@ -1,24 +1,19 @@
 """Fault tolerance of a study shared by worker processes on one or several machines.
 
-- :func:`study_lock`: one lock for every process of a study, on any machine that
-  reaches its storage: an ``fcntl`` lock on ``<journal>.tuner-lock`` (POSIX locks
-  also work over NFSv4), ``pg_advisory_lock`` (PostgreSQL), ``GET_LOCK`` (MySQL).
-- :func:`budgeted`: Optuna's ``n_trials`` counts per process and
-  ``MaxTrialsCallback`` checks after a trial, so two workers finishing together
-  can both start one more. Here "count, then ask" runs under the study lock: the
-  study never exceeds its budget and each grid point (enqueued trial) runs once.
-- :func:`recover_orphans`: each trial records its worker (host, pid, boot id,
-  process start time) in the system attribute ``tuner:worker``. A journal file
-  has no heartbeats, so when a study starts or resumes, RUNNING trials whose
-  worker is gone (same host and boot, process not alive) are failed and retried
-  once, as Optuna's ``RetryHeartbeatStaleTrialCallback`` does for RDB storages.
-  Trials of other hosts are left alone unless they started more than
-  ``TUNER_STALE_AFTER`` seconds ago (``--stale-after`` on the command line).
-- :func:`claim_worker_indices`: every process joining the study takes fresh
-  indices from a counter on the study, so each worker's sampler seed is derived
-  from the study seed and a unique index (also on other machines, or resumed).
-
-A failed trial that was retried does not count towards the budget; its retry does.
+- :func:`study_lock`: one lock for all processes of a study, wherever they run: an
+  ``fcntl`` lock on ``<journal>.tuner-lock``, ``pg_advisory_lock`` or ``GET_LOCK``.
+- :func:`budgeted`: Optuna's ``n_trials`` counts per process and ``MaxTrialsCallback``
+  checks after a trial, so two workers finishing together can both start one more;
+  here "count, then ask" runs under the study lock: the budget is exact and each
+  grid point (enqueued trial) runs once.
+- :func:`recover_orphans`: trials record their worker (host, pid, boot, process
+  start) in ``tuner:worker``; a journal has no heartbeats, so on start or resume
+  RUNNING trials of dead local processes (and of other hosts after
+  ``TUNER_STALE_AFTER`` s) are failed and retried once, as Optuna's
+  ``RetryHeartbeatStaleTrialCallback`` does for RDB storages. A retried failure
+  does not count towards the budget; its retry does.
+- :func:`claim_worker_indices`: each joining process takes fresh indices from a
+  counter on the study; sampler seeds derive from the study seed and the index.
 
 Examples
 --------
@@ -151,10 +146,9 @@ class _BudgetedAsk:
 def budgeted(study, storage, n_trials):
     """Within the block, ``study.optimize`` never takes the study past ``n_trials`` trials.
 
-    Optuna's optimize loop calls ``study.ask()``; it is replaced (on this study
-    object only) by one that counts the budget and asks under :func:`study_lock`.
-    The loop ends quietly when the budget is spent. ``storage`` is the study's
-    storage (for the lock), ``n_trials`` the budget of all workers and runs.
+    Optuna's optimize loop calls ``study.ask()``; on this study object it is
+    replaced by one that counts the budget and asks under :func:`study_lock`
+    (``storage``: the study's). The loop ends quietly when the budget is spent.
     """
     study.ask = _BudgetedAsk(study, storage, n_trials)
     try:
@@ -184,13 +178,7 @@ def _proc_stat(pid):
 
 
 def process_alive(pid, start_ticks=None):
-    """True when process ``pid`` of this machine runs (and started at ``start_ticks``).
-
-    Examples
-    --------
-    >>> process_alive(os.getpid())
-    True
-    """
+    """True when process ``pid`` of this machine runs (and started at ``start_ticks``)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -220,16 +208,27 @@ def record_worker(trial):
     trial.storage.set_trial_system_attr(trial._trial_id, WORKER_ATTR, identity)
 
 
+def runs_here(trial):
+    """True when this process or one of its children runs ``trial`` (or no worker is
+    recorded): what an interrupt of this process may fail, unlike other workers' trials."""
+    info, pid = trial.system_attrs.get(WORKER_ATTR), os.getpid()
+    if not info or info["host"] != socket.gethostname():
+        return not info
+    try:  # field 4 of /proc/<pid>/stat: the parent's pid
+        ppid = int(Path(f"/proc/{info['pid']}/stat").read_text().rsplit(")", 1)[1].split()[1])
+    except (OSError, IndexError, ValueError):  # gone: recover_orphans will fail it
+        return False
+    return pid in (info["pid"], ppid)
+
+
 def stale_after_seconds():
     """The user's grace period for trials of other hosts (``TUNER_STALE_AFTER``), or None."""
     value = os.environ.get(STALE_AFTER_ENV, "").strip()
-    if not value:
-        return None
     try:
-        seconds = float(value)
+        seconds = float(value) if value else None
     except ValueError:
         seconds = float("nan")
-    if not seconds > 0:  # also NaN
+    if seconds is not None and not seconds > 0:  # also NaN
         from tuner.errors import ConfigError
 
         raise ConfigError("must be a number of seconds > 0", key=STALE_AFTER_ENV, value=value)

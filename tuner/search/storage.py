@@ -98,17 +98,14 @@ def resolve_storage(storage, *, n_workers):
 
     Parameters
     ----------
-    storage : None, str, pathlib.Path or optuna.storages.BaseStorage
-        ``None`` (in memory, or a temporary journal file when ``n_workers > 1``),
-        a journal file path, a database URL, or a storage object.
+    storage : None, str, pathlib.Path or optuna.storages.BaseStorage (see the module)
     n_workers : int
         Number of worker processes that will share the study.
 
     Returns
     -------
     ResolvedStorage
-        Use it as a context manager so a temporary journal is removed.
-        ConfigError for an in-memory storage shared by processes or another type.
+        A context manager (removes a temporary journal); ConfigError for bad values.
 
     Examples
     --------
@@ -116,9 +113,9 @@ def resolve_storage(storage, *, n_workers):
     ...     type(resolved.storage).__name__, resolved.is_temporary
     ('JournalStorage', True)
     """
+    if storage is None and n_workers <= 1:
+        return ResolvedStorage(InMemoryStorage())
     if storage is None:
-        if n_workers <= 1:
-            return ResolvedStorage(InMemoryStorage())
         tmp = tempfile.mkdtemp(prefix="tuner-study-")
         return ResolvedStorage(_journal(os.path.join(tmp, "journal.log")), temporary_dir=tmp)
     if isinstance(storage, optuna.storages.BaseStorage):
