@@ -193,7 +193,8 @@ class RandomSearch(BaseSearch):
 SAMPLERS = {
     "tpe": (lambda seed: optuna.samplers.TPESampler(seed=seed), None),
     "gp": (lambda seed: optuna.samplers.GPSampler(seed=seed), "torch"),
-    "cmaes": (lambda seed: optuna.samplers.CmaEsSampler(seed=seed), "cmaes"),
+    "cmaes": (lambda seed: optuna.samplers.CmaEsSampler(seed=seed, warn_independent_sampling=False),
+              "cmaes"),
     "qmc": (lambda seed: optuna.samplers.QMCSampler(seed=seed), None),
     "random": (lambda seed: optuna.samplers.RandomSampler(seed=seed), None),
 }
