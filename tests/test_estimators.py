@@ -8,6 +8,7 @@ import pytest
 from sklearn.base import clone
 from sklearn.datasets import load_digits, make_regression
 from sklearn.exceptions import ConvergenceWarning
+from sklearn.preprocessing import LabelBinarizer
 from sklearn.utils._param_validation import InvalidParameterError
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
@@ -211,3 +212,27 @@ def test_regressor_multioutput_and_l2_in_loss(regression):
     assert reg.predict(X).shape == (200, 2) and reg.score(X, Y) > 0.95
     heavy = MLPRegressor(alpha=100.0, **params).fit(X, Y)
     assert np.abs(heavy.coefs_[0]).sum() < np.abs(reg.coefs_[0]).sum()
+
+
+@pytest.mark.parametrize("labels", [np.arange(3), np.array([-1, 4]), np.array(["a", "b", "c"]),
+                                    np.array(["a", "b", "c"], dtype=object)])
+def test_classifier_partial_fit_encodes_labels_like_label_binarizer(labels):
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(30, 4)), labels[rng.integers(0, len(labels), 30)]
+    clf = MLPClassifier((4,), random_state=0).partial_fit(X, y, classes=labels)
+    _, Y, _ = clf._validate_input(X, y, incremental=True, reset=False)
+    np.testing.assert_array_equal(Y, LabelBinarizer().fit(labels).transform(y))
+    clf.partial_fit(X, y)
+    assert clf.n_iter_ == 2 and set(clf.predict(X)) <= set(labels)
+    unknown = np.array([labels[0], "z" if labels.dtype.kind in "UO" else 99], dtype=labels.dtype)
+    with pytest.raises(ValueError, match="not among the known classes"):
+        clf.partial_fit(X[:2], unknown)
+
+
+def test_classifier_multilabel_partial_fit_continues_fit():
+    rng = np.random.default_rng(0)
+    X, Y = rng.normal(size=(40, 4)), (rng.random((40, 3)) > 0.5).astype(int)
+    clf = MLPClassifier((8,), max_iter=2, random_state=0).fit(X, Y)
+    clf.partial_fit(X, Y)
+    assert clf.n_iter_ == 3 and clf.out_activation_ == "logistic"
+    assert clf.predict(X).shape == (40, 3)

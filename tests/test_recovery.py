@@ -13,6 +13,7 @@ import optuna
 import pytest
 from optuna.trial import TrialState
 
+from tuner.cli import main
 from tuner.errors import ConfigError
 from tuner.search.recovery import (
     ORPHAN_ATTR,
@@ -23,6 +24,7 @@ from tuner.search.recovery import (
     process_alive,
     recover_orphans,
     runs_here,
+    stale_after_seconds,
     worker_identity,
     worker_seeds,
 )
@@ -94,6 +96,18 @@ def test_recover_orphans_retries_a_trial_only_once():
     assert recover_orphans(study, study._storage) == [1]
     assert [t.state for t in study.trials] == [TrialState.FAIL, TrialState.FAIL]
     assert budget_used(study.trials) == 1  # the last failure stays (no retry left)
+
+
+def test_stale_after_comes_from_cli_option_or_environment(monkeypatch, tmp_path):
+    monkeypatch.setenv("TUNER_STALE_AFTER", "")  # restored (removed) after the test
+    assert stale_after_seconds() is None
+    assert main(["worker", str(tmp_path / "missing.yaml"), "--storage", "x.journal",
+                 "--stale-after", "0"]) == 2  # must be > 0
+    assert main(["run", str(tmp_path / "missing.yaml"), "--stale-after", "90"]) == 2
+    assert stale_after_seconds() == 90.0  # exported for this process and its workers
+    monkeypatch.setenv("TUNER_STALE_AFTER", "soon")
+    with pytest.raises(ConfigError, match="TUNER_STALE_AFTER.*seconds > 0"):
+        stale_after_seconds()
 
 
 def test_process_alive_rejects_dead_zombie_and_reused_pids():
@@ -176,7 +190,7 @@ dataset: iris
 test_size: 0.2
 estimator:
   type: classifier
-  params: {hidden_layer_sizes: [16], solver: adam, batch_size: 8, max_iter: 60}
+  params: {hidden_layer_sizes: [16], solver: adam, batch_size: 8, max_iter: 80}
 search_space:
   parameters:
     learning_rate_init: {type: float, low: 1.0e-3, high: 1.0e-1, log: true}
@@ -194,19 +208,19 @@ def _load(journal, name):
     return optuna.load_study(study_name=name, storage=optuna.storages.JournalStorage(backend))
 
 
-def _wait_for(predicate, proc, timeout=120):
-    """Poll ``predicate()`` every 0.2 s until true; fail if ``proc`` exits first."""
+def _wait_for(predicate, proc, log, timeout=120):
+    """Poll ``predicate()`` every 20 ms until true; fail if ``proc`` exits first."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             pytest.fail(f"the run ended (exit {proc.returncode}) before the kill: "
-                        f"{proc.stderr.read()[-2000:]}")
+                        f"{log.read_text()[-2000:]}")
         try:
             if predicate():
                 return
-        except (KeyError, ValueError, FileNotFoundError):  # study not created yet
+        except KeyError:  # study not created yet
             pass
-        time.sleep(0.2)
+        time.sleep(0.02)
     pytest.fail("timed out")
 
 
@@ -228,16 +242,27 @@ def test_run_killed_with_sigkill_resumes_without_rerunning_trials(tmp_path):
     command = [sys.executable, "-m", "tuner", "run", "exp.yaml", "--storage", str(journal),
                "--tracking-uri", uri]
     env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
-    proc = subprocess.Popen(command, cwd=tmp_path, env=env, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE, text=True)
+    storage = optuna.storages.JournalStorage(  # read incrementally while the run writes
+        optuna.storages.journal.JournalFileBackend(str(journal)))
+    log = tmp_path / "run.log"
+    with open(log, "w") as out:
+        proc = subprocess.Popen(command, cwd=tmp_path, env=env, stdout=out, stderr=out)
 
-    def two_done_one_running():
-        states = [t.state for t in _load(journal, "killed_run").trials]
-        return states.count(TrialState.COMPLETE) >= 2 and TrialState.RUNNING in states
+    def two_done_one_halfway():  # a trial in its first half: the kill lands mid-training
+        trials = optuna.load_study(study_name="killed_run", storage=storage).get_trials(
+            deepcopy=False)
+        return sum(t.state == TrialState.COMPLETE for t in trials) >= 2 and any(
+            t.state == TrialState.RUNNING and 1 <= len(t.intermediate_values) <= 40
+            for t in trials)
 
-    _wait_for(two_done_one_running, proc)
-    os.kill(proc.pid, signal.SIGKILL)
-    proc.wait()
+    try:
+        _wait_for(two_done_one_halfway, proc, log)
+    finally:  # the kill under test (or the clean-up of a failed wait)
+        if proc.poll() is None:
+            os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+    if os.path.lexists(f"{journal}.lock"):  # killed while appending to the journal: Optuna's
+        os.remove(f"{journal}.lock")  # symlink lock stays, the rerun would wait 30 s for it
     before = _load(journal, "killed_run").trials
     done = {t.number: (t.params, t.datetime_complete) for t in before
             if t.state == TrialState.COMPLETE}
@@ -257,11 +282,16 @@ def test_run_killed_with_sigkill_resumes_without_rerunning_trials(tmp_path):
     assert budget_used(after) == 5 and len(after) == 6
     assert [t.state for t in after].count(TrialState.COMPLETE) == 5
 
-    parents, children = _mlflow_runs(uri, "killed_run")
+    _check_lost_trial_run(uri, "killed_run", lost.number, n_trials=6)
+
+
+def _check_lost_trial_run(uri, name, lost, *, n_trials):
+    """One finished parent; one child per trial; the lost trial's child run FAILED."""
+    parents, children = _mlflow_runs(uri, name)
     assert len(parents) == 1 and parents[0].info.status == "FINISHED"
     by_trial = {int(r.data.tags["tuner.trial"]): r for r in children}
-    assert sorted(by_trial) == list(range(6))
+    assert sorted(by_trial) == list(range(n_trials))
     assert {r.data.tags["mlflow.parentRunId"] for r in children} == {parents[0].info.run_id}
-    assert by_trial[lost.number].info.status == "FAILED"
-    assert by_trial[lost.number].data.tags["tuner.state"] == "fail"
-    assert all(by_trial[n].info.status == "FINISHED" for n in by_trial if n != lost.number)
+    assert by_trial[lost].info.status == "FAILED"
+    assert by_trial[lost].data.tags["tuner.state"] == "fail"
+    assert all(by_trial[n].info.status == "FINISHED" for n in by_trial if n != lost)

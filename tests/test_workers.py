@@ -120,13 +120,19 @@ def _run_study(folder, experiment, storage, url):
     """``tuner run`` plus three ``tuner worker`` processes; the finished study."""
     name, uri = experiment.stem, f"sqlite:///{folder / 'mlflow.db'}"
     common = ["--storage", url, "--tracking-uri", uri]
-    run = _start(folder, "run", experiment.name, *common)
-    _wait_for_parent(storage, name, run)
-    workers = [_start(folder, "worker", experiment.name, *common) for _ in range(3)]
-    _hold_until_waiting(storage, name, 4, [run, *workers])
-    for proc in [run, *workers]:
-        code, output = _finish(proc)
-        assert code == 0, output
+    procs = [_start(folder, "run", experiment.name, *common)]
+    try:
+        _wait_for_parent(storage, name, procs[0])
+        procs += [_start(folder, "worker", experiment.name, *common) for _ in range(3)]
+        _hold_until_waiting(storage, name, 4, procs)
+        for proc in procs:
+            code, output = _finish(proc)
+            assert code == 0, output
+    finally:  # never leave processes behind a failed test
+        for proc in procs:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
     return optuna.load_study(study_name=name, storage=storage), uri
 
 

@@ -22,19 +22,15 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
 from sklearn.neural_network._multilayer_perceptron import BaseMultilayerPerceptron as _SkMLP
 from sklearn.preprocessing import LabelBinarizer
-from sklearn.utils import check_random_state
+from sklearn.utils import check_random_state, multiclass
 from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.multiclass import (
-    _check_partial_fit_first_call,
-    check_classification_targets,
-    unique_labels,
-)
 from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
 from threadpoolctl import ThreadpoolController
 
 from .nn.network import MLPNetwork, forward_pass
 from .nn.optimizers import get_optimizer
 from .nn.schedules import SCHEDULES, LearningRateSchedule
+from .nn.targets import can_encode, encode_labels
 from .nn.training import EarlyStopper, Trainer
 
 _CONTROLLER = []  # one lazily created ThreadpoolController (creating one costs ~3 ms)
@@ -276,7 +272,7 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         -------
         self : object
         """
-        if _check_partial_fit_first_call(self, classes):
+        if multiclass._check_partial_fit_first_call(self, classes):
             self._label_binarizer = LabelBinarizer()
             self._label_binarizer.fit(classes)
         with _blas_threads(self.n_threads):
@@ -287,19 +283,25 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         return "softmax" if self._label_binarizer.y_type_ == "multiclass" else "logistic"
 
     def _validate_input(self, X, y, *, incremental, reset):
-        """Validate; fit or check the label binarizer; return X, one-hot Y and y."""
+        """Validate; fit the label binarizer or check ``y`` against it; return X, Y, y."""
         X, y = validate_data(self, X, y, multi_output=True, dtype=(np.float64, np.float32),
                              reset=reset)
         if y.ndim == 2 and y.shape[1] == 1:
             y = column_or_1d(y, warn=True)
-        check_classification_targets(y)
         if not hasattr(self, "classes_") or not (self.warm_start or incremental):
+            multiclass.check_classification_targets(y)
             self._label_binarizer = LabelBinarizer().fit(y)
             self.classes_ = self._label_binarizer.classes_
-        elif len(np.setdiff1d(unique_labels(y), self.classes_)):
-            raise ValueError(f"`y` has classes {unique_labels(y)}, not all in the classes of "
-                             f"the first fit / partial_fit: {self.classes_}.")
-        return X, self._label_binarizer.transform(y), y
+        binarizer = self._label_binarizer
+        if binarizer.y_type_ in ("binary", "multiclass") and can_encode(y, self.classes_):
+            # as binarizer.transform(y), without its np.unique passes (ms per partial_fit)
+            Y = encode_labels(y, self.classes_, binary=binarizer.y_type_ == "binary",
+                              dtype=X.dtype)
+        else:  # multilabel or object labels: the binarizer's general path
+            multiclass.check_classification_targets(y)
+            encode_labels(multiclass.unique_labels(y), self.classes_)  # raises on unknown labels
+            Y = binarizer.transform(y)
+        return X, Y, y
 
     def predict(self, X):
         """Predict class labels.

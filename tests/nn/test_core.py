@@ -11,6 +11,7 @@ from tuner.nn.losses import loss_and_delta
 from tuner.nn.network import MLPNetwork
 from tuner.nn.optimizers import SGD, Adam, RMSProp, get_optimizer
 from tuner.nn.schedules import LearningRateSchedule
+from tuner.nn.targets import UnknownLabelError, can_encode, encode_labels
 
 
 def test_activations_match_reference_formulas():
@@ -143,3 +144,35 @@ def test_schedule_cosine_stays_positive_after_horizon():
 def test_schedule_rejects_unknown_name():
     with pytest.raises(ValueError, match="learning_rate must be one of"):
         LearningRateSchedule("adaptive", 0.1)
+
+
+def test_encode_labels_one_hot_and_binary_columns():
+    Y = encode_labels(np.array([9, 2, 9]), np.array([2, 5, 9]), dtype=np.float32)
+    np.testing.assert_array_equal(Y, [[0, 0, 1], [1, 0, 0], [0, 0, 1]])
+    assert Y.dtype == np.float32
+    B = encode_labels(np.array(["n", "y", "y"]), np.array(["n", "y"]), binary=True)
+    np.testing.assert_array_equal(B, [[0.0], [1.0], [1.0]])
+
+
+@pytest.mark.parametrize("bad", [[1, 3], [10], [-1], [2.5]])
+def test_encode_labels_rejects_unknown_labels(bad):
+    with pytest.raises(UnknownLabelError, match=r"classes \[.*\] not among the known classes"):
+        encode_labels(np.array(bad), np.array([0, 1, 2]))
+
+
+def test_can_encode_needs_1d_labels_of_a_comparable_kind():
+    ints, strings = np.arange(3), np.array(["a", "b"])
+    assert can_encode(ints.astype(float), ints) and can_encode(strings, strings)
+    assert not can_encode(strings, ints)
+    assert not can_encode(np.eye(3, dtype=int), ints)
+    assert not can_encode(strings.astype(object), strings)
+
+
+def test_network_relu_training_pass_matches_prediction_pass():
+    rng = np.random.default_rng(3)
+    net = MLPNetwork([5, 7, 6, 3], activation="relu", out_activation="softmax")
+    net.initialize(rng)
+    X, Y = rng.normal(size=(9, 5)), np.eye(3)[rng.integers(0, 3, 9)]
+    expected = -np.sum(Y * np.log(net.predict(X))) / 9
+    assert net.loss_and_grad(X, Y) == pytest.approx(expected, rel=1e-12)
+    np.testing.assert_array_equal(net.workspace(9).on[0], X @ net.coefs[0] + net.intercepts[0] > 0)

@@ -66,7 +66,8 @@ class Dense:
 
     def forward(self, A_in, out):
         """Write ``A_in @ W + b`` into ``out`` and return it."""
-        np.matmul(A_in, self.W, out=out)
+        # np.dot calls BLAS directly: ~0.5 us less per product than np.matmul's gufunc
+        np.dot(A_in, self.W, out=out)
         return np.add(out, self.b, out=out)
 
     def backward(self, A_in, D, D_in=None, *, ones=None):
@@ -77,13 +78,13 @@ class Dense:
         vector of ones of length ``n``, turns the bias sum into a faster BLAS
         product ``ones @ D``.
         """
-        np.matmul(A_in.T, D, out=self.gW)
+        np.dot(A_in.T, D, out=self.gW)
         if ones is None:
-            np.sum(D, axis=0, out=self.gb)
+            np.add.reduce(D, axis=0, out=self.gb)
         else:
-            np.matmul(ones, D, out=self.gb)
+            np.dot(ones, D, out=self.gb)
         if D_in is not None:
-            np.matmul(D, self.W.T, out=D_in)
+            np.dot(D, self.W.T, out=D_in)
 
 
 class Dropout:

@@ -56,8 +56,9 @@ def forward_pass(X, coefs, intercepts, activation, out_activation):
 class _Workspace:
     """Preallocated buffers for one batch size (activations, masks, deltas)."""
 
-    def __init__(self, n, sizes, dtype, dropout):
+    def __init__(self, n, sizes, dtype, dropout, relu):
         hidden = sizes[1:-1]
+        self.on = [np.empty((n, h), dtype=bool) for h in hidden] if relu else []  # Z > 0
         self.H = [np.empty((n, h), dtype=dtype) for h in hidden]  # f(Z) before the mask
         self.M = [np.empty((n, h), dtype=dtype) for h in hidden] if dropout else []
         self.A = [np.empty((n, h), dtype=dtype) for h in hidden] if dropout else self.H
@@ -65,6 +66,7 @@ class _Workspace:
         self.D = [np.empty((n, h), dtype=dtype) for h in sizes[1:]]
         self.ones = np.ones(n, dtype=dtype)  # bias gradients as ones @ D (BLAS)
         self.row = np.empty((n, 1), dtype=dtype)  # softmax row reductions
+        self.inputs = [None] * (len(sizes) - 1)  # the input of each layer (set per batch)
 
 
 class MLPNetwork:
@@ -173,7 +175,8 @@ class MLPNetwork:
         if ws is None:
             if len(self._workspaces) >= _MAX_WORKSPACES:
                 self._workspaces.pop(next(iter(self._workspaces)))
-            ws = self._workspaces[n] = _Workspace(n, self.sizes, self.dtype, self.dropout)
+            ws = self._workspaces[n] = _Workspace(n, self.sizes, self.dtype, self.dropout,
+                                                        self.activation == "relu")
         return ws
 
     def predict(self, X):
@@ -210,31 +213,32 @@ class MLPNetwork:
 
     def _forward(self, X, ws, masks):
         """Training forward pass into the workspace; returns the output ``P``."""
-        A = X
-        act = ACTIVATIONS[self.activation]
-        ws.inputs = [X]  # the input of each layer, for the backward pass
-        for j, layer in enumerate(self.layers[:-1]):
-            act(layer.forward(A, ws.H[j]))
-            A = ws.H[j]
+        act, inputs, A = ACTIVATIONS[self.activation], ws.inputs, X
+        inputs[0] = X
+        for j in range(len(self.layers) - 1):
+            Z = self.layers[j].forward(A, ws.H[j])
+            # relu as Z * 1[Z > 0], keeping the mask 1[Z > 0] for the backward pass
+            A = np.multiply(Z, np.greater(Z, 0, out=ws.on[j]), out=Z) if ws.on else act(Z)
             if masks is not None:
                 # Inverted dropout: A = H * M with M in {0, 1/(1-rate)}.
                 A = np.multiply(A, masks[j], out=ws.A[j] if ws.A is not ws.H else None)
-            ws.inputs.append(A)
+            inputs[j + 1] = A
         P = self.layers[-1].forward(A, ws.P)
         if self.out_activation == "softmax":
-            softmax(P, ws.row)
-        else:
-            ACTIVATIONS[self.out_activation](P)
-        return ws.P
+            return softmax(P, ws.row)
+        return ACTIVATIONS[self.out_activation](P)
 
     def _backward(self, X, ws, masks):
         """Backpropagate ``ws.D[-1] = dJ/dZ_out`` and fill ``grads``."""
-        derivative = DERIVATIVES[self.activation]
-        for j in range(len(self.layers) - 1, 0, -1):
-            D_below = ws.D[j - 1]
-            # dL/dW_j = A_{j-1}^T D_j ; dL/dA_{j-1} = D_j W_j^T
-            self.layers[j].backward(ws.inputs[j], ws.D[j], D_below, ones=ws.ones)
+        derivative, layers, D, H, inputs = (DERIVATIVES[self.activation], self.layers, ws.D,
+                                            ws.H, ws.inputs)
+        for j in range(len(layers) - 1, 0, -1):
+            # dL/dW_j = A_{j-1}^T D_j ; dL/db_j = 1^T D_j ; dL/dA_{j-1} = D_j W_j^T
+            layers[j].backward(inputs[j], D[j], D[j - 1], ones=ws.ones)
             if masks is not None:
-                np.multiply(D_below, masks[j - 1], out=D_below)  # dL/dH = dL/dA * M
-            derivative(ws.H[j - 1], D_below)  # dL/dZ = dL/dH * f'(Z)
-        self.layers[0].backward(X, ws.D[0], ones=ws.ones)
+                np.multiply(D[j - 1], masks[j - 1], out=D[j - 1])  # dL/dH = dL/dA * M
+            if ws.on:  # relu: f'(Z) = 1[Z > 0], the mask kept by the forward pass
+                np.multiply(D[j - 1], ws.on[j - 1], out=D[j - 1])
+            else:
+                derivative(H[j - 1], D[j - 1])  # dL/dZ = dL/dH * f'(Z)
+        layers[0].backward(X, D[0], ones=ws.ones)  # the input needs no delta
