@@ -1,8 +1,7 @@
 """Import rules of ARCHITECTURE.md, read from every import statement under tuner/ with ast.
 
 - tuner/nn imports only numpy and the standard library;
-- optuna only under tuner/search/, in tuner/spaces.py, tuner/plots.py, tuner/report.py
-  (and, inside one function, tuner/_experiment_run.py to load a stored study);
+- optuna only under tuner/search/, in tuner/spaces.py, tuner/plots.py, tuner/report.py;
 - mlflow only in tuner/tracking.py and its private helpers tuner/_mlflow_*.py, and only
   inside functions;
 - matplotlib only inside functions of tuner/plots.py, tuner/report.py, tuner/lr_finder.py;
@@ -78,9 +77,8 @@ def _allowed_for(path, package):
     """(allowed here at all, only inside functions) for a heavy package in ``path``."""
     rules = {
         "optuna": (path.startswith("tuner/search/")
-                   or path in ("tuner/spaces.py", "tuner/plots.py", "tuner/report.py",
-                               "tuner/_experiment_run.py"),
-                   path == "tuner/_experiment_run.py"),
+                   or path in ("tuner/spaces.py", "tuner/plots.py", "tuner/report.py"),
+                   False),
         "mlflow": (path == "tuner/tracking.py" or path.startswith("tuner/_mlflow_"), True),
         "matplotlib": (path in ("tuner/plots.py", "tuner/report.py", "tuner/lr_finder.py"),
                        True),

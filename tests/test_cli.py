@@ -177,6 +177,8 @@ def test_cli_run_broken_experiment_prints_one_line_and_exits_2(tmp_path, case):
     (["worker", "tiny.yaml", "--storage", "none.journal"], "no study of this experiment"),
     (["report", "tiny.yaml"], "no stored study of this experiment yet"),
     (["resume", "tiny.yaml"], "tiny.yaml: storage: no stored study to resume"),
+    (["run", "tiny.yaml", "--no-mlflow", "--n-jobs", "2", "--storage", "sqlite:///s.db"],
+     "SQLite is for one worker only"),
     (["frobnicate"], "No such command 'frobnicate'"),
     (["ui", "--port", "0"], "Invalid value for '--port'"),
 ])

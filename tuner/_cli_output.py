@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 from tuner import _experiment_run as run_helpers
-from tuner.errors import ExperimentError
+from tuner.errors import ConfigError, ExperimentError
 from tuner.experiment import (
     epoch_budget,
     list_spaces,
@@ -20,6 +20,7 @@ from tuner.experiment import (
     run_experiment,
     run_worker,
 )
+from tuner.search.storage import load_stored_study, stored_trials
 
 EXIT_OK, EXIT_FAILURE, EXIT_INTERRUPTED = 0, 1, 130
 _STATE_ORDER = ("complete", "pruned", "fail", "running")
@@ -89,7 +90,7 @@ def _space_rows(experiment):
 def print_plan(out, experiment, data, *, storage, n_trials=None, n_jobs=None, tracking=True,
                tracking_uri=None, fresh=False):
     """Print what ``run`` is about to do; return the trial budget."""
-    trials = [] if fresh else run_helpers.stored_trials(storage, experiment.name) or []
+    trials = [] if fresh else stored_trials(storage, experiment.name) or []
     done = sum(t.state.name in ("COMPLETE", "PRUNED", "FAIL") for t in trials)
     budget, total = _budget_text(experiment, n_trials, done)
     driver = experiment.driver
@@ -212,7 +213,7 @@ def trials_table(search, columns, *, top=10):
 
 def print_partial(out, experiment, storage, *, title="Summary (interrupted)"):
     """After Ctrl-C (or when no trial completed): what the stored study holds."""
-    trials = run_helpers.stored_trials(storage, experiment.name) or []
+    trials = stored_trials(storage, experiment.name) or []
     states = [{"COMPLETE": "complete", "PRUNED": "pruned", "FAIL": "fail"}.get(
         t.state.name, "running") for t in trials if t.state.name != "WAITING"]
     complete = [t for t in trials if t.state.name == "COMPLETE" and t.value is not None]
@@ -236,7 +237,7 @@ def run_command(path, *, overrides=(), n_trials=None, n_jobs=None, storage=None,
     out = console()
     experiment = load_experiment(path, overrides=overrides)
     storage = storage or experiment.storage
-    if require_study and run_helpers.stored_trials(storage, experiment.name) is None:
+    if require_study and stored_trials(storage, experiment.name) is None:
         raise ExperimentError("no stored study to resume", source=experiment.where,
                               key="storage", value=str(storage),
                               allowed="start it with: python -m tuner run EXPERIMENT")
@@ -259,8 +260,8 @@ def run_command(path, *, overrides=(), n_trials=None, n_jobs=None, storage=None,
         print_partial(out, experiment, storage)
         return EXIT_INTERRUPTED
     except ValueError as exc:  # the search found no complete trial to refit (all failed)
-        if any(t.state.name == "COMPLETE"
-               for t in run_helpers.stored_trials(storage, experiment.name) or []):
+        if isinstance(exc, ConfigError) or any(t.state.name == "COMPLETE"
+               for t in stored_trials(storage, experiment.name) or []):
             raise
         print_partial(out, experiment, storage, title="Summary (no trial completed)")
         print("error: " + " ".join(str(exc).split()), file=sys.stderr)
@@ -350,8 +351,12 @@ def report_command(path, *, overrides=(), out=None, storage=None):
     from tuner.report import write_report
 
     experiment = load_experiment(path, overrides=overrides)
-    study = run_helpers.open_study(storage or experiment.storage, experiment.name,
-                                   source=experiment.where)
+    storage = storage or experiment.storage
+    study = load_stored_study(storage, experiment.name)
+    if study is None:
+        raise ExperimentError("no stored study of this experiment yet", source=experiment.where,
+                              key="storage", value=str(storage),
+                              allowed="run it first (python -m tuner run ...) or pass --storage")
     html = write_report(study, Path(out or Path("reports") / experiment.name),
                         title=f"{experiment.name}: {experiment.description.strip()}".rstrip(": "))
     console().print(f"Report written: {html}")

@@ -2,8 +2,7 @@
 
 Data split, estimator (a Pipeline with the scaler), the search space routed to
 the Pipeline's ``mlp`` step, budgets, the search driver, the held-out test
-score callback and the stored-study helpers used by ``--fresh``, ``report`` and
-the Ctrl-C summary.
+score callback, and the clean-up of trials and child runs after Ctrl-C.
 """
 
 from pathlib import Path
@@ -263,49 +262,6 @@ def build_search(experiment, *, n_trials=None, n_jobs=None, storage=None, callba
 
 # ---------------------------------------------------------------- stored studies
 
-def _storage(storage):
-    """The Optuna storage object of a storage path or URL (None: a journal file not created yet,
-    so looking never creates one)."""
-    from tuner.search.storage import resolve_storage
-
-    if "://" not in str(storage) and not Path(storage).expanduser().is_file():
-        return None
-    return resolve_storage(storage, n_workers=1).storage
-
-
-def _study_id(backend, study_name):
-    """The id of a stored study, or None."""
-    if backend is None:
-        return None
-    try:
-        return backend.get_study_id_from_name(study_name)
-    except KeyError:
-        return None
-
-
-def stored_trials(storage, study_name):
-    """The stored trials of a study (FrozenTrial list), or None when there is no such study."""
-    backend = _storage(storage)
-    study_id = _study_id(backend, study_name)
-    return None if study_id is None else backend.get_all_trials(study_id, deepcopy=False)
-
-
-def stored_study_attrs(storage, study_name):
-    """The user attributes of a stored study ({} when there is no such study)."""
-    backend = _storage(storage)
-    study_id = _study_id(backend, study_name)
-    return {} if study_id is None else backend.get_study_user_attrs(study_id)
-
-
-def delete_study(storage, study_name):
-    """Delete a stored study (``--fresh``); True when there was one."""
-    backend = _storage(storage)
-    study_id = _study_id(backend, study_name)
-    if study_id is not None:
-        backend.delete_study(study_id)
-    return study_id is not None
-
-
 def fail_interrupted_trials(storage, study_name, reason):
     """Mark trials left RUNNING by an interrupt as FAIL (with ``reason``).
 
@@ -314,9 +270,9 @@ def fail_interrupted_trials(storage, study_name, reason):
     ``fail_reason``, which the evaluator writes for every error it catches).
     """
     from tuner.search.recovery import runs_here
+    from tuner.search.storage import stored_study
 
-    backend = _storage(storage)
-    study_id = _study_id(backend, study_name)
+    backend, study_id = stored_study(storage, study_name)
     numbers = []
     for trial in [] if study_id is None else backend.get_all_trials(study_id, deepcopy=False):
         if trial.state.name == "RUNNING" and runs_here(trial):  # not other workers' trials
@@ -331,6 +287,8 @@ def fail_interrupted_trials(storage, study_name, reason):
 def close_running_child_runs(tracker, storage, study_name):
     """Close MLflow child runs an interrupt left RUNNING (a worker stopped while logging),
     with the status of their trial's final state in the study."""
+    from tuner.search.storage import stored_trials
+
     states = {t.number: t.state.name for t in stored_trials(storage, study_name) or []}
     client, parent = tracker.client, tracker.parent_run_id
     runs = client.search_runs([tracker.experiment_id], filter_string=(
@@ -340,14 +298,3 @@ def close_running_child_runs(tracker, storage, study_name):
         status = {"COMPLETE": "FINISHED", "PRUNED": "KILLED"}.get(states.get(number), "FAILED")
         client.set_terminated(run.info.run_id, status=status)
     return len(runs)
-
-
-def open_study(storage, study_name, *, source=None):
-    """Load a stored study (for reports); ExperimentError when it does not exist."""
-    import optuna  # the one place outside tuner.search that needs a Study object
-
-    if stored_trials(storage, study_name) is None:
-        raise ExperimentError("no stored study of this experiment yet", source=source,
-                              key="storage", value=str(storage),
-                              allowed="run it first (python -m tuner run ...) or pass --storage")
-    return optuna.load_study(study_name=study_name, storage=_storage(storage))

@@ -267,7 +267,9 @@ def run_experiment(experiment, *, n_trials=None, n_jobs=None, storage=None, trac
     X_train, X_test, y_train, y_test = run_helpers.split_data(experiment, data)
     storage = storage or experiment.storage
     if fresh:
-        run_helpers.delete_study(storage, experiment.name)
+        from tuner.search.storage import delete_stored_study
+
+        delete_stored_study(storage, experiment.name)
     tracker = None
     if tracking and experiment.config.tracking.enabled:
         tracker = make_tracker(experiment, data, tracking_uri=tracking_uri)
@@ -312,9 +314,10 @@ def _has_parent_run(storage, experiment):
     """True when the ``run`` process logs the study to MLflow (else the worker cannot)."""
     import warnings
 
+    from tuner.search.storage import stored_study_attrs
     from tuner.tracking import PARENT_RUN_ATTR
 
-    if PARENT_RUN_ATTR in run_helpers.stored_study_attrs(storage, experiment.name):
+    if PARENT_RUN_ATTR in stored_study_attrs(storage, experiment.name):
         return True
     warnings.warn(f"study {experiment.name!r} has no MLflow parent run (started with "
                   "--no-mlflow?): this worker logs nothing to MLflow", stacklevel=3)
@@ -352,7 +355,9 @@ def run_worker(experiment, *, storage, n_trials=None, n_jobs=None, tracking_uri=
     """
     if not isinstance(experiment, Experiment):
         experiment = load_experiment(experiment)
-    if run_helpers.stored_trials(storage, experiment.name) is None:
+    from tuner.search.storage import stored_trials
+
+    if stored_trials(storage, experiment.name) is None:
         raise ExperimentError("no study of this experiment in the storage", source=experiment.where,
                               key="storage", value=storage,
                               allowed="start it with: python -m tuner run EXPERIMENT --storage "

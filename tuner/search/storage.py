@@ -133,3 +133,46 @@ def resolve_storage(storage, *, n_workers):
         return ResolvedStorage(_rdb(text) if "://" in text else _journal(text))
     raise ConfigError("unsupported storage", key="storage", value=storage,
                       allowed="None, a journal file path, a database URL or an optuna storage")
+
+
+# ---------------------------------------------------------------- stored studies (CLI, report)
+
+def stored_study(storage, study_name):
+    """(Optuna storage, study id) of a stored study; (storage or None, None) when there is none.
+
+    A journal path that does not exist yet is not created: looking never writes.
+    """
+    if "://" not in str(storage) and not Path(storage).expanduser().is_file():
+        return None, None
+    backend = resolve_storage(storage, n_workers=1).storage
+    try:
+        return backend, backend.get_study_id_from_name(study_name)
+    except KeyError:
+        return backend, None
+
+
+def stored_trials(storage, study_name):
+    """The stored trials of a study (FrozenTrial list), or None when there is no such study."""
+    backend, study_id = stored_study(storage, study_name)
+    return None if study_id is None else backend.get_all_trials(study_id, deepcopy=False)
+
+
+def stored_study_attrs(storage, study_name):
+    """The user attributes of a stored study ({} when there is no such study)."""
+    backend, study_id = stored_study(storage, study_name)
+    return {} if study_id is None else backend.get_study_user_attrs(study_id)
+
+
+def delete_stored_study(storage, study_name):
+    """Delete a stored study (``--fresh``); True when there was one."""
+    backend, study_id = stored_study(storage, study_name)
+    if study_id is not None:
+        backend.delete_study(study_id)
+    return study_id is not None
+
+
+def load_stored_study(storage, study_name):
+    """The :class:`optuna.Study` of a stored study (for reports); None when there is none."""
+    backend, study_id = stored_study(storage, study_name)
+    return None if study_id is None else optuna.load_study(study_name=study_name,
+                                                            storage=backend)
