@@ -272,6 +272,11 @@ def test_cli_run_with_tracking_logs_parent_and_child_runs(tmp_path):
     parents = [r for r in runs if r.data.tags.get("tuner.role") == "study"]
     assert len(parents) == 1 and len(runs) == 4
     assert "test_score" in parents[0].data.metrics
+    children = [r for r in runs if r.data.tags.get("tuner.role") != "study"]
+    for child in children:  # the Pipeline's step prefix (mlp__) is not shown in the UI
+        assert "learning_rate_init" in child.data.params
+        assert not any(name.startswith("mlp__") for name in child.data.params)
+    assert not any(name.startswith("best_mlp__") for name in parents[0].data.params)
 
 
 @pytest.mark.slow

@@ -1,7 +1,6 @@
 """MLflow plumbing of :mod:`tuner.tracking` (run contents, parent run, model); mlflow lazily."""
 
 import json
-import logging
 import math
 import os
 import time
@@ -17,7 +16,6 @@ _EPOCH_COUNTERS = frozenset({"epoch", "n_updates", "n_samples_seen", "fit_time"}
 _STATE_NAMES = {"COMPLETE": "complete", "PRUNED": "pruned", "FAIL": "failed"}
 _SEARCH_PARAMS = ("cv", "scoring", "n_trials", "timeout", "random_state", "refit", "error_score",
                   "n_jobs", "return_train_score", "budget", "resource")
-_PIP_PACKAGES = ("numpy", "scikit-learn", "cloudpickle")
 
 
 def make_client(uri):
@@ -38,7 +36,7 @@ def _plain(value):
     return value.item() if hasattr(value, "item") and getattr(value, "ndim", 1) == 0 else value
 
 
-def _param_str(value):
+def param_str(value):
     """Render a parameter value as MLflow stores it: a string of bounded length."""
     value = _plain(value)
     text = value if isinstance(value, str) else repr(value)
@@ -113,7 +111,7 @@ def batch(client, run_id, *, params=None, metrics=(), tags=None):
     """Send params, metrics and tags of one run in one ``log_batch`` call."""
     from mlflow.entities import Param, RunTag
 
-    params = [Param(k, _param_str(v)) for k, v in (params or {}).items()]
+    params = [Param(k, param_str(v)) for k, v in (params or {}).items()]
     tags = [RunTag(k, str(v)[:_MAX_VALUE]) for k, v in (tags or {}).items()]
     client.log_batch(run_id, metrics=list(metrics), params=params, tags=tags)
 
@@ -173,14 +171,21 @@ def trial_params(record):
     or a pipeline's ``mlp__learning_rate_init``; it is logged as
     ``raw.learning_rate_init`` only when the values differ (derived rules).
     """
-    params = dict(getattr(record, "params", None) or {})
+    params = plain_names(getattr(record, "params", None) or {})
     for name, raw in (getattr(record, "raw_params", None) or {}).items():
         match = [k for k in params if k == name or k.endswith(f"__{name}")]
         if not match:
             params[name] = raw
-        elif _param_str(params[match[0]]) != _param_str(raw):
+        elif param_str(params[match[0]]) != param_str(raw):
             params[f"raw.{name}"] = raw
     return params
+
+
+def plain_names(params):
+    """Params without Pipeline step prefixes (``mlp__batch_size`` -> ``batch_size``) when
+    that makes no two names equal: the UI's columns then read like the search space."""
+    plain = {k.rsplit("__", 1)[-1]: v for k, v in params.items()}
+    return plain if len(plain) == len(params) else dict(params)
 
 
 def trial_start(record, buffered, end):
@@ -288,11 +293,11 @@ def log_summary(client, run_id, search, study):
     values = {**counts, "best_score": getattr(search, "best_score_", None)}
     test = getattr(search, "test_score_", None)
     values.update(test if isinstance(test, dict) else {"test_score": test})
-    best = getattr(search, "best_params_", None) or {}
+    best = plain_names(getattr(search, "best_params_", None) or {})
     logged = client.get_run(run_id).data.params
     params = {f"best_{k}": v for k, v in best.items()
-              if logged.get(f"best_{k}", _param_str(v)) == _param_str(v)}  # params are immutable
-    tags = {f"tuner.best.{k}": _param_str(v) for k, v in best.items()}
+              if logged.get(f"best_{k}", param_str(v)) == param_str(v)}  # params are immutable
+    tags = {f"tuner.best.{k}": param_str(v) for k, v in best.items()}
     if (index := getattr(search, "best_index_", None)) is not None:
         numbers = search.cv_results_.get("trial_number")
         tags["tuner.best_trial"] = str(_plain(numbers[index]) if numbers is not None else index)
@@ -337,63 +342,3 @@ def log_plots(client, run_id, study):
 
     for name, figure in study_figures(study).items():  # pyplot-free figures: no close needed
         client.log_figure(run_id, figure, f"plots/{name}.png", save_kwargs={"dpi": 110})
-
-
-def _input_example(search, estimator):
-    """A few input rows: ``search.input_example_`` if the search kept some, else zeros."""
-    import numpy as np
-
-    example = getattr(search, "input_example_", None)
-    if example is not None:
-        return example[:5]
-    n_features = getattr(estimator, "n_features_in_", None) or search.n_features_in_
-    return np.zeros((1, n_features))
-
-
-def _pip_requirements():
-    """Pinned requirements: given explicitly so MLflow skips its ~7 s inference subprocess."""
-    from importlib import metadata
-
-    pins = []
-    for name in _PIP_PACKAGES:
-        try:
-            pins.append(f"{name}=={metadata.version(name)}")
-        except metadata.PackageNotFoundError:
-            pins.append(name)
-    return pins
-
-
-def log_best_model(client, run_id, search):
-    """Log ``best_estimator_`` (signature, input example) as the parent run's model ``model``."""
-    import mlflow.sklearn
-    from mlflow.models import infer_signature
-    from mlflow.tracking._tracking_service.utils import _use_tracking_uri
-
-    model = search.best_estimator_
-    example = _input_example(search, model)
-    signature = infer_signature(example, model.predict(example))
-    # created here so that it lands in the run's experiment, not the "active" (Default) one
-    logged = client.create_logged_model(
-        client.get_run(run_id).info.experiment_id, name="model", source_run_id=run_id,
-        params={k: _param_str(v) for k, v in (getattr(search, "best_params_", None) or {}).items()},
-        model_type=type(model).__name__)
-    # cloudpickle on purpose: skops would need every custom type (tuner.*) allow-listed at
-    # load time; MLflow's warning about it is dropped, loading still needs the opt-in env var
-    logger, quiet = logging.getLogger("mlflow.sklearn"), _QuietPickleWarning()
-    logger.addFilter(quiet)
-    try:
-        with _use_tracking_uri(client.tracking_uri):  # Model.log resolves the global URI
-            return mlflow.sklearn.log_model(
-                model, name="model", signature=signature, input_example=example,
-                pip_requirements=_pip_requirements(), serialization_format="cloudpickle",
-                run_id=run_id, model_id=logged.model_id)
-    finally:
-        logger.removeFilter(quiet)
-
-
-class _QuietPickleWarning(logging.Filter):
-    """Drop MLflow's warning that the (deliberately chosen) cloudpickle format is unsafe."""
-
-    def filter(self, record):
-        """Keep every record but that warning."""
-        return "pickle or cloudpickle format" not in record.getMessage()

@@ -49,13 +49,13 @@ import warnings
 from pathlib import Path
 
 from tuner import _mlflow_study as parts
+from tuner._mlflow_model import log_best_model
 from tuner._mlflow_study import (
     RUN_STATUS,
     batch,
     find_parent_run,
     flatten,
     get_experiment_id,
-    log_best_model,
     make_client,
     metric_list,
     now_ms,

@@ -1,0 +1,67 @@
+"""The best model of a study as an MLflow logged model (part of :mod:`tuner.tracking`)."""
+
+import logging
+
+from tuner._mlflow_study import param_str, plain_names
+
+_PIP_PACKAGES = ("numpy", "scikit-learn", "cloudpickle")
+
+
+def _input_example(search, estimator):
+    """A few input rows: ``search.input_example_`` if the search kept some, else zeros."""
+    import numpy as np
+
+    example = getattr(search, "input_example_", None)
+    if example is not None:
+        return example[:5]
+    n_features = getattr(estimator, "n_features_in_", None) or search.n_features_in_
+    return np.zeros((1, n_features))
+
+
+def _pip_requirements():
+    """Pinned requirements: given explicitly so MLflow skips its ~7 s inference subprocess."""
+    from importlib import metadata
+
+    pins = []
+    for name in _PIP_PACKAGES:
+        try:
+            pins.append(f"{name}=={metadata.version(name)}")
+        except metadata.PackageNotFoundError:
+            pins.append(name)
+    return pins
+
+
+def log_best_model(client, run_id, search):
+    """Log ``best_estimator_`` (signature, input example) as the parent run's model ``model``."""
+    import mlflow.sklearn
+    from mlflow.models import infer_signature
+    from mlflow.tracking._tracking_service.utils import _use_tracking_uri
+
+    model = search.best_estimator_
+    example = _input_example(search, model)
+    signature = infer_signature(example, model.predict(example))
+    # created here so that it lands in the run's experiment, not the "active" (Default) one
+    logged = client.create_logged_model(
+        client.get_run(run_id).info.experiment_id, name="model", source_run_id=run_id,
+        params={k: param_str(v) for k, v in plain_names(search.best_params_).items()},
+        model_type=type(model).__name__)
+    # cloudpickle on purpose: skops would need every custom type (tuner.*) allow-listed at
+    # load time; MLflow's warning about it is dropped, loading still needs the opt-in env var
+    logger, quiet = logging.getLogger("mlflow.sklearn"), _QuietPickleWarning()
+    logger.addFilter(quiet)
+    try:
+        with _use_tracking_uri(client.tracking_uri):  # Model.log resolves the global URI
+            return mlflow.sklearn.log_model(
+                model, name="model", signature=signature, input_example=example,
+                pip_requirements=_pip_requirements(), serialization_format="cloudpickle",
+                run_id=run_id, model_id=logged.model_id)
+    finally:
+        logger.removeFilter(quiet)
+
+
+class _QuietPickleWarning(logging.Filter):
+    """Drop MLflow's warning that the (deliberately chosen) cloudpickle format is unsafe."""
+
+    def filter(self, record):
+        """Keep every record but that warning."""
+        return "pickle or cloudpickle format" not in record.getMessage()
