@@ -176,8 +176,7 @@ def print_summary(out, search, *, storage, elapsed):
                                   f"({search.n_splits_} folds)"))
     test = getattr(search, "test_score_", None)
     if test is not None:
-        rows.append((f"Held-out {scoring}", f"{test:.4f} (refitted on the whole training "
-                                            "split)"))
+        rows.append((f"Held-out {scoring}", f"{test:.4f} (best params refitted on train split)"))
     rows.append(("Training", f"{results['n_epochs'][best]} epochs, "
                              f"{results['n_updates'][best]} weight updates per fold"))
     rows.append(("Time", f"{elapsed:.1f} s (best trial fit {results['mean_fit_time'][best]:.2f}"
@@ -202,8 +201,7 @@ def trials_table(search, columns, *, top=10):
         cells = [str(results["trial_number"][i])]
         for column in columns:
             raw, params = results["base_params"][i], results["params"][i]
-            value = raw.get(column, params.get(f"{run_helpers.STEP}__{column}",
-                                               params.get(column)))
+            value = raw.get(column, params.get(f"{run_helpers.STEP}__{column}", params.get(column)))
             if value is None and column in results:
                 value = results[column][i]
             cells.append(_fmt(value.item() if hasattr(value, "item") else value))
