@@ -280,7 +280,8 @@ def test_cli_run_with_tracking_logs_parent_and_child_runs(tmp_path):
 
 
 @pytest.mark.slow
-def test_cli_run_ctrl_c_exits_130_and_keeps_completed_trials(tmp_path):
+@pytest.mark.parametrize("n_jobs", ["1", "2"])
+def test_cli_run_ctrl_c_exits_130_and_keeps_completed_trials(tmp_path, n_jobs):
     data = {**TINY, "dataset": "digits", "driver": {"type": "random", "n_trials": 200},
             "search_space": {"parameters": {
                 "learning_rate_init": {"type": "float", "low": 1e-3, "high": 1e-2},
@@ -288,8 +289,8 @@ def test_cli_run_ctrl_c_exits_130_and_keeps_completed_trials(tmp_path):
     write(tmp_path, data)
     journal = tmp_path / ".tuner" / "tiny.journal"
     env = {**os.environ, "OPENBLAS_NUM_THREADS": "1"}
-    proc = subprocess.Popen([sys.executable, "-m", "tuner", "run", "tiny.yaml", "--no-mlflow"],
-                            cwd=tmp_path, env=env, stdout=subprocess.PIPE,
+    proc = subprocess.Popen([sys.executable, "-m", "tuner", "run", "tiny.yaml", "--no-mlflow",
+                             "--n-jobs", n_jobs], cwd=tmp_path, env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, start_new_session=True)
     try:
         deadline = time.monotonic() + 120

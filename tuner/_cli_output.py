@@ -20,7 +20,9 @@ from tuner.experiment import (
     run_experiment,
     run_worker,
 )
+from tuner.progress import StudyProgress
 from tuner.search.storage import load_stored_study, stored_trials
+from tuner.search.workers import quiet_interrupts
 
 EXIT_OK, EXIT_FAILURE, EXIT_INTERRUPTED = 0, 1, 130
 _STATE_ORDER = ("complete", "pruned", "fail", "running")
@@ -230,8 +232,6 @@ def run_command(path, *, overrides=(), n_trials=None, n_jobs=None, storage=None,
                 tracking_uri=None, tracking=True, dry_run=False, fresh=False,
                 require_study=False):
     """``tuner run`` / ``resume``: plan, progress bar, summary; returns the exit code."""
-    from tuner.progress import StudyProgress, quiet_interrupts
-
     out = console()
     experiment = load_experiment(path, overrides=overrides)
     storage = storage or experiment.storage
@@ -271,8 +271,6 @@ def run_command(path, *, overrides=(), n_trials=None, n_jobs=None, storage=None,
 def worker_command(path, *, storage, overrides=(), n_trials=None, n_jobs=None,
                    tracking_uri=None, tracking=True):
     """``tuner worker``: run trials of a stored study until its budget is spent."""
-    from tuner.progress import StudyProgress, quiet_interrupts
-
     out = console()
     experiment = load_experiment(path, overrides=overrides)
     total = n_trials_budget(experiment, None if experiment.driver.type == "grid" else n_trials)

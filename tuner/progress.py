@@ -14,7 +14,6 @@ Examples
 {'complete': 1, 'pruned': 1, 'fail': 0, 'running': 0, 'best': 0.9}
 """
 
-import logging
 import math
 
 _STATES = {"COMPLETE": "complete", "PRUNED": "pruned", "FAIL": "fail", "RUNNING": "running"}
@@ -144,31 +143,3 @@ class StudyProgress:
                   f"failed {counts['fail']}  running {counts['running']}")
         best = "-" if counts["best"] is None else f"{self.sign * counts['best']:.4f}"
         self._progress.update(self._task, completed=done, states=states, best=best)
-
-
-class _NoInterruptTraceback(logging.Filter):
-    """Keep Optuna's "trial failed" warning on Ctrl-C to one line (drop the traceback)."""
-
-    def filter(self, record):
-        """Strip the traceback of a KeyboardInterrupt; keep every record."""
-        if record.exc_info and isinstance(record.exc_info[1], KeyboardInterrupt):
-            record.exc_info, record.exc_text = None, None
-        return True
-
-
-def quiet_interrupts():
-    """Install the filter on Optuna's log handlers (present once tuner.search is imported).
-
-    Examples
-    --------
-    >>> quiet_interrupts()
-    >>> import logging
-    >>> any(isinstance(f, _NoInterruptTraceback)
-    ...     for h in logging.getLogger("optuna").handlers for f in h.filters)
-    True
-    """
-    import tuner.search  # noqa: F401 - sets up the "optuna" logger and its handler
-
-    for handler in logging.getLogger("optuna").handlers:
-        if not any(isinstance(f, _NoInterruptTraceback) for f in handler.filters):
-            handler.addFilter(_NoInterruptTraceback())

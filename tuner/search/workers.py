@@ -27,6 +27,7 @@ Examples
 
 from __future__ import annotations
 
+import logging
 import multiprocessing
 from concurrent.futures import FIRST_EXCEPTION, ProcessPoolExecutor, wait
 from dataclasses import dataclass
@@ -127,6 +128,7 @@ def _init_worker(tickets):
 def _worker_main(job):
     """Entry point of a worker process: load the study and run trials while tickets last."""
     optuna.logging.set_verbosity(job.verbosity)
+    quiet_interrupts()
     study = optuna.load_study(study_name=job.study_name, storage=job.storage,
                               sampler=job.sampler, pruner=job.pruner)
     if not _take_ticket():
@@ -173,3 +175,30 @@ def run_workers(study, jobs, *, on_progress=None, poll_interval=1.0):
     for future in futures:
         future.result()
     return remaining
+
+
+class _NoInterruptTraceback(logging.Filter):
+    """Keep Optuna's "trial failed" warning on Ctrl-C to one line (drop the traceback)."""
+
+    def filter(self, record):
+        """Strip the traceback of a KeyboardInterrupt; keep every record."""
+        if record.exc_info and isinstance(record.exc_info[1], KeyboardInterrupt):
+            record.exc_info, record.exc_text = None, None
+        return True
+
+
+def quiet_interrupts():
+    """Keep Optuna's warnings about trials stopped by Ctrl-C to one line, without traceback.
+
+    Examples
+    --------
+    >>> quiet_interrupts()
+    >>> import logging
+    >>> any(isinstance(f, _NoInterruptTraceback)
+    ...     for h in logging.getLogger("optuna").handlers for f in h.filters)
+    True
+    """
+    optuna.logging.get_logger("optuna")  # creates Optuna's handler if it is not there yet
+    for handler in logging.getLogger("optuna").handlers:
+        if not any(isinstance(f, _NoInterruptTraceback) for f in handler.filters):
+            handler.addFilter(_NoInterruptTraceback())
