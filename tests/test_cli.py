@@ -108,6 +108,8 @@ def test_cli_run_set_overrides_keys(tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert "(3 folds)" in proc.stdout and "wine: 178 samples" in proc.stdout
     assert len(study_trials(tmp_path / "other.journal")) == 2
+    assert ("Report: python -m tuner report tiny.yaml --set driver.n_trials=2 --set cv=3 "
+            "--set dataset=wine --storage other.journal") in proc.stdout
 
 
 def test_cli_run_dry_run_runs_nothing(tmp_path):

@@ -6,6 +6,7 @@ summary to stdout, the progress bar to stderr).
 """
 
 import math
+import shlex
 import sys
 import time
 from pathlib import Path
@@ -145,7 +146,8 @@ def _counts_text(states):
 def _print_results(out, experiment, storage, tracker):
     """How to look at the results afterwards (never wrapped: the commands stay copyable)."""
     source = experiment.where or experiment.name
-    flag = "" if storage == experiment.storage else f" --storage {storage}"
+    flag = "".join(f" --set {shlex.quote(item)}" for item in experiment.overrides)
+    flag += "" if storage == experiment.storage else f" --storage {storage}"
     lines = [f"Study:  '{experiment.name}' in {storage} (run again to resume, --fresh to "
              "restart)", f"Report: python -m tuner report {source}{flag}"]
     if tracker is not None:

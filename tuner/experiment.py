@@ -76,9 +76,10 @@ class Experiment:
     ('.tuner/x.journal', 5, True)
     """
 
-    def __init__(self, config, space, source=None):
+    def __init__(self, config, space, source=None, overrides=()):
         self.config, self.space = config, space
         self.source = Path(source) if source is not None else None
+        self.overrides = tuple(overrides)  # the --set values it was loaded with
 
     def __getattr__(self, name):
         if name == "config":  # not yet set (e.g. while unpickling)
@@ -159,7 +160,8 @@ def load_experiment(path, overrides=()):
     data = read_yaml(path)
     data = apply_overrides(data, overrides) if overrides and isinstance(data, dict) else data
     config = validate_experiment(data, source=str(path))
-    experiment = Experiment(config, resolve_space(config, path), source=path)
+    experiment = Experiment(config, resolve_space(config, path), source=path,
+                            overrides=overrides)
     check_semantics(experiment)
     return experiment
 
