@@ -1,5 +1,8 @@
 """Worker processes, shared storage, resume and storage resolution (real Optuna storages)."""
 
+import subprocess
+import sys
+
 import optuna
 import pytest
 from sklearn.datasets import load_iris
@@ -133,3 +136,29 @@ def test_resolve_storage_kinds(tmp_path):
         resolve_storage(optuna.storages.InMemoryStorage(), n_workers=2)
     with pytest.raises(ConfigError, match="storage"):
         resolve_storage(42, n_workers=1)
+
+
+SCRIPT = """
+from sklearn.datasets import load_iris
+from tuner import MLPClassifier, RandomSearch
+{scorer}
+X, y = load_iris(return_X_y=True)
+{guard}search = RandomSearch(MLPClassifier(hidden_layer_sizes=(4,), max_iter=2),
+                       {{"alpha": [1e-4, 1e-2]}}, n_trials=3, cv=2, n_jobs=2,
+                       random_state=0{scoring})
+{guard}print("trials", len(search.fit(X, y).cv_results_["params"]))
+"""
+SCORER = "def accuracy(estimator, X, y):\n    return float((estimator.predict(X) == y).mean())\n"
+
+
+@pytest.mark.parametrize(("scorer", "guard"), [(False, False), (True, True)],
+                         ids=["script-without-main-guard", "scorer-defined-in-script"])
+def test_workers_start_from_a_script(tmp_path, scorer, guard):
+    text = SCRIPT.format(scorer=SCORER if scorer else "",
+                         guard="if __name__ == '__main__':\n    " if guard else "",
+                         scoring=", scoring=accuracy" if scorer else "")
+    (tmp_path / "script.py").write_text(text)
+    proc = subprocess.run([sys.executable, "script.py"], cwd=tmp_path, capture_output=True,
+                          text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "trials 3"

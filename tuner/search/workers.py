@@ -29,7 +29,10 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
+import pickle
+import sys
 from concurrent.futures import FIRST_EXCEPTION, ProcessPoolExecutor, wait
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import partial
 
@@ -137,6 +140,29 @@ def _worker_main(job):
     return 1
 
 
+@contextmanager
+def _script_not_rerun(jobs):
+    """Spawn workers without re-running the user's script, when the jobs do not need it.
+
+    A spawned process runs the parent's ``__main__`` script again (to find what
+    was defined there), so a script that calls ``fit(n_jobs=2)`` without an
+    ``if __name__ == "__main__":`` guard would start workers recursively.
+    Like joblib's workers, ours skip that unless a job refers to ``__main__``
+    (e.g. a scorer defined in the script, which then needs the guard).
+    """
+    main = sys.modules["__main__"]
+    path = getattr(main, "__file__", None)
+    if path is None or getattr(main, "__spec__", None) is not None \
+            or b"__main__" in pickle.dumps(jobs):
+        yield
+        return
+    del main.__file__  # multiprocessing.spawn reads it when the process starts
+    try:
+        yield
+    finally:
+        main.__file__ = path
+
+
 def run_workers(study, jobs, *, on_progress=None, poll_interval=1.0):
     """Run the remaining budget of ``study`` in ``len(jobs)`` spawned worker processes.
 
@@ -163,7 +189,8 @@ def run_workers(study, jobs, *, on_progress=None, poll_interval=1.0):
     tickets = ctx.Value("i", remaining)
     with ProcessPoolExecutor(len(jobs), mp_context=ctx, initializer=_init_worker,
                              initargs=(tickets,)) as pool:
-        futures = [pool.submit(_worker_main, job) for job in jobs]
+        with _script_not_rerun(jobs):  # workers are spawned by the first submits
+            futures = [pool.submit(_worker_main, job) for job in jobs]
         pending = set(futures)
         while pending:
             done, pending = wait(pending, timeout=poll_interval, return_when=FIRST_EXCEPTION)
