@@ -112,3 +112,16 @@ def test_learning_curves_fall_back_to_optuna_intermediate_values():
 
 def test_study_figures_empty_study_has_no_figures():
     assert plots.study_figures(optuna.create_study()) == {}
+
+
+def test_score_vs_params_follows_the_space_log_flag():
+    study = optuna.create_study(direction="maximize")
+    for lr, dropout in [(1e-4, 0.001), (1e-2, 0.3), (1e-1, 0.5)]:
+        study.enqueue_trial({"learning_rate_init": lr, "dropout": dropout})
+        trial = study.ask()
+        trial.suggest_float("learning_rate_init", 1e-4, 1e-1, log=True)
+        trial.suggest_float("dropout", 0.0, 0.5)  # linear, though it spans 2.7 decades
+        study.tell(trial, 0.9)
+    axes = {ax.get_xlabel(): ax for ax in plots.score_vs_params(study).axes if ax.get_visible()}
+    assert axes["learning_rate_init"].get_xscale() == "log"
+    assert axes["dropout"].get_xscale() == "linear"

@@ -212,15 +212,25 @@ def _varied_params(views):
     return [name for name, values in names.items() if len(values) > 1]
 
 
-def _draw_param(ax, views, name):
-    """Scatter the final score against one parameter (log axis for wide positive ranges)."""
+def _log_flags(study):
+    """``{name: log}`` of the study's float and int distributions (``log: true`` in the space)."""
+    return {name: dist.log for trial in study.get_trials(deepcopy=False)
+            for name, dist in trial.distributions.items() if hasattr(dist, "log")}
+
+
+def _draw_param(ax, views, name, log=None):
+    """Scatter the final score against one parameter: a log axis when the space samples it
+    on a log scale (``log`` None: when its positive values span more than two decades)."""
     pairs = [(v.params[name], v.score, v.state) for v in views if name in v.params]
     values = [p[0] for p in pairs]
     if all(_finite(x) for x in values):
         positions = values
-        if all(_positive(x) for x in values) and max(values) / min(values) > _LOG_SPAN:
+        wide = all(_positive(x) for x in values) and max(values) / min(values) > _LOG_SPAN
+        powers = all(isinstance(x, int) and x > 0 for x in values) \
+            and max(values) >= 8 * min(values)
+        if wide if log is None else log:
             ax.set_xscale("log")
-        elif all(isinstance(x, int) and x > 0 for x in values) and max(values) >= 8 * min(values):
+        elif log is None and powers:
             ax.set_xscale("log", base=2)  # batch sizes and layer widths: powers of two
     else:  # categorical: one column per value, in first-seen order
         labels = list(dict.fromkeys(repr(x) for x in values))
@@ -241,8 +251,9 @@ def score_vs_params(study):
     ncols = min(3, len(names))
     nrows = math.ceil(len(names) / ncols)
     figure, axes = _figure(nrows, ncols, width=3.8 * ncols, height=3.2 * nrows)
+    log_flags = _log_flags(study)
     for ax, name in zip(axes, names, strict=False):
-        _draw_param(ax, views, name)
+        _draw_param(ax, views, name, log=log_flags.get(name))
     for ax in axes[len(names):]:
         ax.set_visible(False)
     for ax in axes[::ncols]:
