@@ -260,7 +260,7 @@ def build_search(experiment, *, n_trials=None, n_jobs=None, storage=None, callba
     return OptunaSearch(estimator, space, sampler=driver.sampler, **kwargs)
 
 
-# ---------------------------------------------------------------- stored studies
+# ---------------------------------------------------------------- after Ctrl-C
 
 def fail_interrupted_trials(storage, study_name, reason):
     """Mark trials left RUNNING by an interrupt as FAIL (with ``reason``).
