@@ -48,9 +48,9 @@ import os
 import warnings
 from pathlib import Path
 
-from tuner import _mlflow_study as parts
-from tuner._mlflow_model import log_best_model
-from tuner._mlflow_study import (
+from tuner.tracking import _study as parts
+from tuner.tracking._model import log_best_model
+from tuner.tracking._study import (
     RUN_STATUS,
     batch,
     find_parent_run,
@@ -69,7 +69,7 @@ from tuner._mlflow_study import (
     trial_tags,
     use_wal,
 )
-from tuner._mlflow_ui import launch_ui
+from tuner.tracking._ui import launch_ui
 
 __all__ = ["MLflowTracker", "fail_orphan_runs", "launch_ui", "resolve_tracking_uri"]
 

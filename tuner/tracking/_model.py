@@ -2,7 +2,7 @@
 
 import logging
 
-from tuner._mlflow_study import param_str, plain_names
+from tuner.tracking._study import param_str, plain_names
 
 _PIP_PACKAGES = ("numpy", "scikit-learn", "cloudpickle")
 

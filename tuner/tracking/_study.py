@@ -1,4 +1,4 @@
-"""MLflow plumbing of :mod:`tuner.tracking` (run contents, parent run, model); mlflow lazily."""
+"""MLflow plumbing of :mod:`tuner.tracking` (run contents, parent run); mlflow lazily."""
 
 import json
 import math
@@ -21,7 +21,7 @@ _SEARCH_PARAMS = ("cv", "scoring", "n_trials", "timeout", "random_state", "refit
 def make_client(uri):
     """Import mlflow quietly and return an ``MlflowClient`` for ``uri``."""
     os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")
-    from mlflow import MlflowClient
+    from mlflow.client import MlflowClient
 
     return MlflowClient(tracking_uri=uri)
 
