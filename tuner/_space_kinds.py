@@ -164,11 +164,9 @@ class CategoricalParam(Param):
 
     def _parse_grid(self):
         """An optional subset of the choices used under grid search."""
-        grid = self.spec.get("grid")
+        grid = self._grid_list()
         if grid is None:
             return None
-        if not isinstance(grid, list) or not grid:
-            raise self.error("grid must be a non-empty list", field="grid", value=grid)
         values = [self._encode(value, "grid")[0] for value in grid]
         self.spec["grid"] = [_yaml_able(self._encode(value, "grid")[1]) for value in grid]
         for value in values:

@@ -76,6 +76,13 @@ class Param:
             parsed[str(parent)] = values
         return parsed
 
+    def _grid_list(self):
+        """The ``grid:`` list as written (None when absent); a non-empty list or an error."""
+        grid = self.spec.get("grid")
+        if grid is not None and (not isinstance(grid, list) or not grid):
+            raise self.error("grid must be a non-empty list", field="grid", value=grid)
+        return grid
+
     def holds(self, context):
         """True when every parent named in `when` has one of its allowed values."""
         return all(context.get(parent, _Absent) in values
@@ -178,11 +185,9 @@ class RangeParam(Param):
 
     def _parse_grid(self):
         """Explicit grid values, validated to lie inside the distribution."""
-        grid = self.spec.get("grid")
+        grid = self._grid_list()
         if grid is None:
             return None
-        if not isinstance(grid, list) or not grid:
-            raise self.error("grid must be a non-empty list", field="grid", value=grid)
         values = []
         for value in grid:
             value = self._coerce(value, "grid")
