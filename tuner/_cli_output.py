@@ -260,8 +260,8 @@ def run_command(path, *, overrides=(), n_trials=None, n_jobs=None, storage=None,
         print_partial(out, experiment, storage)
         return EXIT_INTERRUPTED
     except ValueError as exc:  # the search found no complete trial to refit (all failed)
-        if isinstance(exc, ConfigError) or any(t.state.name == "COMPLETE"
-               for t in stored_trials(storage, experiment.name) or []):
+        stored = stored_trials(storage, experiment.name) or []
+        if isinstance(exc, ConfigError) or any(t.state.name == "COMPLETE" for t in stored):
             raise
         print_partial(out, experiment, storage, title="Summary (no trial completed)")
         print("error: " + " ".join(str(exc).split()), file=sys.stderr)
