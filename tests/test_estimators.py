@@ -236,3 +236,23 @@ def test_classifier_multilabel_partial_fit_continues_fit():
     clf.partial_fit(X, Y)
     assert clf.n_iter_ == 3 and clf.out_activation_ == "logistic"
     assert clf.predict(X).shape == (40, 3)
+
+
+@pytest.mark.parametrize(("n_threads", "expected"), [(1, 1), (None, 2)])
+def test_fit_limits_blas_threads_to_n_threads(digits, monkeypatch, n_threads, expected):
+    from threadpoolctl import threadpool_info, threadpool_limits
+
+    from tuner.nn.training import Trainer
+
+    seen, run_epoch = [], Trainer.run_epoch
+
+    def spying_run_epoch(self, *args, **kwargs):
+        seen.append({pool["num_threads"] for pool in threadpool_info()
+                     if pool["user_api"] == "blas"})
+        return run_epoch(self, *args, **kwargs)
+
+    monkeypatch.setattr(Trainer, "run_epoch", spying_run_epoch)
+    X, y = digits
+    with threadpool_limits(limits=2, user_api="blas"):  # the process allows two
+        MLPClassifier((8,), max_iter=2, n_threads=n_threads, random_state=0).fit(X, y)
+    assert seen == [{expected}, {expected}]

@@ -123,14 +123,15 @@ def test_refit_callable_picks_index_without_best_score(iris):
     assert search.best_params_ == {"C": 0.01}
 
 
-def test_pruning_trains_fewer_epochs_than_no_pruning(digits):
+@pytest.mark.parametrize("pruner", ["median", "halving", "hyperband"])
+def test_pruning_trains_fewer_epochs_than_no_pruning(digits, pruner):
     X, y = digits
     space = {"parameters": {
         "learning_rate_init": {"type": "float", "low": 1e-5, "high": 0.1, "log": True},
         "max_iter": {"type": "fixed", "value": 8}}}
     kwargs = {"n_trials": 12, "cv": CV3, "random_state": 0, "sampler": "random"}
     full = OptunaSearch(mlp(), space, **kwargs).fit(X, y)
-    pruned = OptunaSearch(mlp(), space, pruner="median", **kwargs).fit(X, y)
+    pruned = OptunaSearch(mlp(), space, pruner=pruner, **kwargs).fit(X, y)
     assert full.cv_results_["n_epochs"].sum() == 12 * 8
     assert pruned.cv_results_["n_epochs"].sum() < 12 * 8
     states = pruned.cv_results_["state"]
@@ -194,6 +195,16 @@ def test_error_score_number_and_raise(digits):
         GridSearch(est, grid, cv=CV3, error_score="raise").fit(X, y)
 
 
+@pytest.mark.slow
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")
+def test_error_score_raise_reaches_the_caller_from_worker_processes(digits):
+    X, y = digits
+    grid = {"learning_rate_init": [DIVERGING, 1e-2], "max_iter": [2]}
+    with pytest.raises(FloatingPointError, match="Training diverged at epoch 1"):
+        GridSearch(mlp(solver="sgd", momentum=0.0), grid, cv=CV3, n_jobs=2,
+                   error_score="raise").fit(X, y)
+
+
 def test_random_search_reproducible_with_random_state(digits):
     X, y = digits
     space = {"parameters": {
@@ -207,6 +218,29 @@ def test_random_search_reproducible_with_random_state(digits):
                                   runs[1].cv_results_["mean_test_score"])
     other = RandomSearch(est, space, n_trials=3, cv=CV3, random_state=8).fit(X, y)
     assert other.cv_results_["base_params"] != runs[0].cv_results_["base_params"]
+
+
+def test_hyperband_search_reproducible_with_random_state(digits):
+    # Optuna's Hyperband picks each trial's bracket from a hash of the study name
+    X, y = digits
+    runs = [RandomSearch(mlp(), "mlp_default", n_trials=8, cv=CV3, random_state=3, refit=False,
+                         pruner="hyperband", budget={"epochs": 9}).fit(X, y) for _ in range(2)]
+    first, second = (run.cv_results_ for run in runs)
+    assert list(first["state"]).count("pruned") > 0
+    np.testing.assert_array_equal(first["n_epochs"], second["n_epochs"])
+    np.testing.assert_array_equal(first["mean_test_score"], second["mean_test_score"])
+
+
+def test_derived_learning_rate_follows_the_training_fold_size(digits):
+    X, y = digits  # 300 rows: 3-fold CV trains on 200
+    space = {"parameters": {
+        "learning_rate_init": {"type": "float", "low": 1e-3, "high": 1e-2, "grid": [0.01],
+                               "scale_with": "batch_size", "rule": "linear", "reference": 100},
+        "batch_size": {"type": "categorical", "choices": ["full", 50, 256]},
+        "max_iter": {"type": "fixed", "value": 1}}}
+    search = GridSearch(mlp(), space, cv=CV3, refit=False).fit(X, y)
+    rates = {p["batch_size"]: p["learning_rate_init"] for p in search.cv_results_["params"]}
+    assert rates == pytest.approx({"full": 0.02, 50: 0.005, 256: 0.02})  # batch 256 -> 200 rows
 
 
 def test_delegation_predict_score_classes(iris):

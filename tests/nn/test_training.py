@@ -87,6 +87,8 @@ def test_trainer_raises_divergence_error_naming_epoch_and_rate():
     assert isinstance(info.value, FloatingPointError)
     assert f"epoch {epoch} " in str(info.value)
     assert (info.value.epoch, info.value.learning_rate) == (epoch, 1000.0)
+    copy = pickle.loads(pickle.dumps(info.value))  # worker processes send it back
+    assert (type(copy), str(copy), copy.epoch) == (DivergenceError, str(info.value), epoch)
 
 
 def test_trainer_l2_uses_alpha_over_epoch_rows():

@@ -24,6 +24,7 @@ Examples
 
 import math
 from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 
@@ -45,11 +46,16 @@ class DivergenceError(FloatingPointError):
     """
 
     def __init__(self, *, epoch, learning_rate, value, what="training loss"):
-        self.epoch, self.learning_rate, self.value = epoch, learning_rate, value
+        self.epoch, self.learning_rate, self.value, self.what = epoch, learning_rate, value, what
         super().__init__(
             f"Training diverged at epoch {epoch} (learning rate {learning_rate:.6g}): "
             f"the {what} became {value}. Lower learning_rate_init or scale the inputs."
         )
+
+    def __reduce__(self):
+        """Pickle by keywords (worker processes send the error back to the driver)."""
+        return partial(type(self), epoch=self.epoch, learning_rate=self.learning_rate,
+                       value=self.value, what=self.what), ()
 
 
 @dataclass

@@ -14,6 +14,7 @@ import uuid
 from contextlib import contextmanager
 from copy import deepcopy
 from functools import partial
+from numbers import Integral
 
 import numpy as np
 import optuna
@@ -26,7 +27,6 @@ from sklearn.model_selection import check_cv
 from sklearn.utils import get_tags, indexable
 from sklearn.utils._available_if import available_if
 from sklearn.utils.multiclass import unique_labels
-from sklearn.utils.validation import _num_samples
 
 from tuner.errors import ConfigError
 from tuner.search.budget import RESOURCES, check_budget, max_resource, resolve_pruner
@@ -168,15 +168,15 @@ class BaseSearch(MetaEstimatorMixin, BaseEstimator):
             objective=objective, error_score=self.error_score,
             classes=unique_labels(y) if is_classifier(template) else None,
             return_train_score=self.return_train_score, budget=check_budget(self.budget),
-            resource=self.resource, callbacks=CallbackList(callbacks), n_samples=_num_samples(X),
+            resource=self.resource, callbacks=CallbackList(callbacks),
+            n_samples=round(np.mean([len(train) for train, _ in splits])),
         )
 
     def _create_study(self, storage, space, task, seed):
         """Create (or load, to resume) the study and describe it in its user attributes."""
-        name = self.study_name or (f"{type(self).__name__.lower()}-"
-                                   f"{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}")
         study = optuna.create_study(
-            storage=storage, study_name=name, direction="maximize", load_if_exists=True,
+            storage=storage, study_name=self.study_name or self._default_study_name(),
+            direction="maximize", load_if_exists=True,
             sampler=self._make_sampler(seed),
             pruner=resolve_pruner(self.pruner, max_resource=max_resource(task, space)),
         )
@@ -186,6 +186,17 @@ class BaseSearch(MetaEstimatorMixin, BaseEstimator):
         study.set_user_attr("metrics", list(task.scorers))
         study.set_user_attr("objective", task.objective)
         return study
+
+    def _default_study_name(self):
+        """A new name per search; fixed for a seeded search in a throwaway storage.
+
+        Optuna's Hyperband assigns trials to brackets by hashing the study name, so
+        a seeded search is only reproducible when its name is too.
+        """
+        kind = type(self).__name__.lower()
+        if self.storage is None and isinstance(self.random_state, Integral):
+            return f"{kind}-seed{self.random_state}"
+        return f"{kind}-{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}"
 
     def _run(self, study, task, storage, n_trials, seeds):
         """Run the remaining trials here (one worker) or in worker processes."""

@@ -187,7 +187,9 @@ class TrialTask:
         The ``step`` given to ``trial.report``.
     callbacks : CallbackList
     n_samples : int or None
-        Number of samples in ``X`` (given to ``space.resolve`` when it takes it).
+        Rows a trial trains on (the mean training-fold size), given to
+        ``space.resolve`` when it takes it: a batch size of "full" or larger than
+        the fold resolves to these rows, and a derived learning rate follows it.
     """
 
     estimator: object
