@@ -4,7 +4,8 @@
 - optuna only under tuner/search/, in tuner/spaces.py, tuner/plots.py, tuner/report.py;
 - mlflow only in the tuner/tracking package (tracking grew past 400 lines), and only
   inside functions;
-- matplotlib only inside functions of tuner/plots.py, tuner/report.py, tuner/lr_finder.py;
+- matplotlib only inside functions of tuner/plots.py (+ tuner/_plots_*.py), tuner/report.py,
+  tuner/lr_finder.py;
 - imports flow one way: cli -> experiment -> search -> estimators -> nn;
 - tuner/__init__.py, tuner/cli.py and tuner/__main__.py import no heavy package at
   module level, and ``python -m tuner --help`` imports none at all.
@@ -80,8 +81,8 @@ def _allowed_for(path, package):
                    or path in ("tuner/spaces.py", "tuner/plots.py", "tuner/report.py"),
                    False),
         "mlflow": (path.startswith("tuner/tracking/"), True),
-        "matplotlib": (path in ("tuner/plots.py", "tuner/report.py", "tuner/lr_finder.py"),
-                       True),
+        "matplotlib": (path in ("tuner/plots.py", "tuner/report.py", "tuner/lr_finder.py")
+                       or path.startswith("tuner/_plots_"), True),
     }
     return rules[package]
 
@@ -102,6 +103,8 @@ LAYERS = [("tuner/nn/", ("tuner.estimators", "tuner.search", "tuner.experiment",
                          "tuner.tracking")),
           ("tuner/estimators.py", ("tuner.search", "tuner.experiment", "tuner.cli",
                                    "tuner._experiment", "tuner._cli_output")),
+          ("tuner/_mlp_base.py", ("tuner.search", "tuner.experiment", "tuner.cli",
+                                  "tuner._experiment", "tuner._cli_output")),
           ("tuner/search/", ("tuner.experiment", "tuner.cli", "tuner._experiment",
                              "tuner._cli_output")),
           ("tuner/experiment.py", ("tuner.cli", "tuner._cli_output")),

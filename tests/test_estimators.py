@@ -141,6 +141,32 @@ def test_partial_fit_runs_one_epoch_and_keeps_optimizer_state(digits):
     assert (clf.n_iter_, clf.t_, clf.n_updates_, len(clf.loss_curve_)) == (2, 900, 9, 2)
 
 
+@pytest.mark.parametrize("Estimator", [MLPClassifier, MLPRegressor])
+def test_partial_fit_max_updates_stops_the_epoch_early(digits, Estimator):
+    X, y = digits  # 600 rows, batch 7: 86 updates per epoch
+    kwargs = {"classes": np.arange(10)} if Estimator is MLPClassifier else {}
+    est = Estimator((8,), batch_size=7, random_state=0)
+    est.partial_fit(X, y, max_updates=5, **kwargs)
+    assert (est.n_iter_, est.n_updates_, est.t_) == (1, 5, 35)
+    assert est._trainer.optimizer.t == 5
+    est.partial_fit(X, y, max_updates=1000)  # more than an epoch: the whole epoch
+    assert (est.n_iter_, est.n_updates_, est.t_) == (2, 5 + 86, 35 + 600)
+
+
+def test_init_glorot_and_he_set_the_hidden_layer_bounds(digits):
+    X, y = digits  # 64 features -> 32 hidden units -> 10 classes
+    bounds = {"he": np.sqrt(6 / 64), "glorot": np.sqrt(6 / (64 + 32))}
+    for init in ("auto", "he", "glorot"):
+        clf = MLPClassifier((32,), init=init, max_iter=1, learning_rate_init=1e-12,
+                            random_state=0).fit(X, y)
+        bound = bounds["he" if init == "auto" else init]  # auto: He before relu
+        assert bound * 0.95 < np.abs(clf.coefs_[0]).max() <= bound
+        assert np.abs(clf.coefs_[1]).max() <= np.sqrt(6 / (32 + 10))  # output: Glorot
+    clf = MLPClassifier((32,), activation="tanh", max_iter=1, learning_rate_init=1e-12,
+                        random_state=0).fit(X, y)
+    assert np.abs(clf.coefs_[0]).max() <= bounds["glorot"]
+
+
 def test_classifier_partial_fit_requires_classes_first(digits):
     X, y = digits
     with pytest.raises(ValueError, match="classes must be passed on the first call"):
@@ -180,7 +206,8 @@ def test_pickled_estimator_continues_training_identically(digits):
 
 @pytest.mark.parametrize("params", [{"solver": "lbfgs"}, {"dropout": 1.0},
                                     {"learning_rate": "adaptive"}, {"batch_size": 0},
-                                    {"dtype": "float16"}, {"n_threads": 0}])
+                                    {"dtype": "float16"}, {"n_threads": 0},
+                                    {"init": "xavier"}])
 def test_invalid_parameters_raise_invalid_parameter_error(digits, params):
     X, y = digits
     with pytest.raises(InvalidParameterError):

@@ -111,7 +111,7 @@ def print_plan(out, experiment, data, *, storage, n_trials=None, n_jobs=None, tr
             *_space_rows(experiment),
             ("Driver", f"{driver.type} ({sampler}pruner {driver.pruner}), {budget}"),
             ("CV", f"{experiment.cv}-fold, scoring {experiment.scoring or 'default'}, "
-                   f"max {epoch_budget(experiment)} epochs per trial, "
+                   f"{_trial_budget_text(experiment)}, "
                    f"seed {experiment.config.seed}, n_jobs {n_jobs or experiment.n_jobs}"),
             ("Storage", f"study '{experiment.name}' in {storage}"
                         + (" (--fresh: previous study deleted)" if fresh else "")),
@@ -120,6 +120,17 @@ def print_plan(out, experiment, data, *, storage, n_trials=None, n_jobs=None, tr
         rows.insert(1, ("", experiment.description.strip()))
     out.print(_grid(rows))
     return total
+
+
+def _trial_budget_text(experiment):
+    """How long one trial trains: its budget in epochs, weight updates or fit seconds."""
+    budget = experiment.driver.budget_arg() or {}
+    if "updates" in budget:
+        return f"{budget['updates']:g} weight updates per fold per trial"
+    epochs = f"max {epoch_budget(experiment)} epochs per trial"
+    if "seconds" in budget:
+        return f"{budget['seconds']:g} s of fit time per trial (all folds), {epochs}"
+    return epochs
 
 
 def _tracking_text(experiment, tracking, tracking_uri):
@@ -358,42 +369,4 @@ def report_command(path, *, overrides=(), out=None, storage=None):
     html = write_report(study, Path(out or Path("reports") / experiment.name),
                         title=f"{experiment.name}: {experiment.description.strip()}".rstrip(": "))
     console().print(f"Report written: {html}")
-    return EXIT_OK
-
-
-# ---------------------------------------------------------------- lr-find
-
-def lr_find_command(path, *, overrides=(), batch_sizes=(), write_space=None, out=None,
-                    tracking_uri=None, tracking=True):
-    """``tuner lr-find``: range test per batch size, plot, suggestions, narrowed space."""
-    import yaml
-    from rich.table import Table
-
-    from tuner import _experiment_lr as lr_helpers
-
-    experiment = load_experiment(path, overrides=overrides)
-    results, n_train = lr_helpers.lr_find_experiment(experiment, batch_sizes)
-    png = Path(out or Path("reports") / experiment.name / "lr_find.png")
-    png.parent.mkdir(parents=True, exist_ok=True)
-    lr_helpers.lr_figure(results).savefig(png, dpi=110)
-    table = Table(title=f"Learning-rate range test on {n_train} training samples",
-                  title_justify="left")
-    for column in ("batch size", "suggested lr", "suggested range", "minibatches", "diverged"):
-        table.add_column(column, justify="right")
-    for r in results:
-        table.add_row(str(r.batch_size), f"{r.suggested_lr:.3g}",
-                      f"{r.suggested_range[0]:.3g} .. {r.suggested_range[1]:.3g}",
-                      str(len(r.lrs)), "yes" if r.diverged else "no")
-    out_console = console()
-    out_console.print(table)
-    out_console.print(f"Plot: {png}", soft_wrap=True)
-    if write_space:
-        space = lr_helpers.narrow_space(experiment.space, results[0], n_train)
-        header = (f"# {experiment.name} space, learning_rate_init narrowed by lr-find "
-                  f"(batch size {results[0].batch_size})\n")
-        Path(write_space).write_text(header + yaml.safe_dump(space.to_dict(), sort_keys=False))
-        out_console.print(f"Space written: {write_space}", soft_wrap=True)
-    if tracking and experiment.config.tracking.enabled:
-        uri = lr_helpers.log_lr_find(experiment, results, png, tracking_uri)
-        out_console.print(f"Logged to MLflow run 'lr-find' ({uri})", soft_wrap=True)
     return EXIT_OK

@@ -12,231 +12,16 @@ Examples
 (50, 50, (2, 3))
 """
 
-import warnings
-from functools import partial
-from numbers import Integral, Real
-
 import numpy as np
-from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, _fit_context
-from sklearn.exceptions import ConvergenceWarning
-from sklearn.model_selection import train_test_split
-from sklearn.neural_network._multilayer_perceptron import BaseMultilayerPerceptron as _SkMLP
+from sklearn.base import ClassifierMixin, RegressorMixin, _fit_context
 from sklearn.preprocessing import LabelBinarizer
-from sklearn.utils import check_random_state, multiclass
-from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
-from threadpoolctl import ThreadpoolController
+from sklearn.utils import multiclass
+from sklearn.utils.validation import column_or_1d, validate_data
 
-from .nn.network import MLPNetwork, forward_pass
-from .nn.optimizers import get_optimizer
-from .nn.schedules import SCHEDULES, LearningRateSchedule
+from ._mlp_base import _ATTRS_DOC, _PARAMS_DOC, BaseMLP, _blas_threads
 from .nn.targets import can_encode, encode_labels
-from .nn.training import EarlyStopper, Trainer
 
-_CONTROLLER = []  # one lazily created ThreadpoolController (creating one costs ~3 ms)
-
-
-def _blas_threads(n_threads):
-    """Context limiting BLAS to ``n_threads`` (no limit when None)."""
-    if not _CONTROLLER:
-        _CONTROLLER.append(ThreadpoolController())
-    return _CONTROLLER[0].limit(limits=n_threads, user_api="blas")
-
-
-_PARAMS_DOC = """
-    Parameters
-    ----------
-    hidden_layer_sizes, activation, alpha, batch_size, learning_rate_init, power_t, \
-max_iter, shuffle, random_state, tol, verbose, warm_start, momentum, nesterovs_momentum, \
-early_stopping, validation_fraction, beta_1, beta_2, epsilon, n_iter_no_change
-        As in scikit-learn's MLP, except: ``max_iter`` counts ``fit`` epochs; relu layers
-        get He initialisation, others Glorot; the L2 objective ``mean loss + alpha/(2n)
-        ||W||**2`` (``n`` training rows) is estimated without bias by any minibatch;
-        ``batch_size`` may be "full" ("auto" = ``min(200, n)``); ``warm_start`` uses the
-        current (maybe user-set) ``coefs_``; ``early_stopping`` restores the best weights.
-    solver : {"sgd", "rmsprop", "adam"}, default="adam"
-        Optimizer; update rules in :mod:`tuner.nn.optimizers`.
-    learning_rate : {"constant", "invscaling", "step", "cosine"}, default="constant"
-        Per-epoch schedule (formulas in :mod:`tuner.nn.schedules`) using
-        ``learning_rate_init``, ``power_t``, ``lr_step_size`` (10), ``lr_gamma`` (0.5)
-        and a linear warmup of ``warmup_epochs`` (0); "cosine" anneals over ``max_iter``.
-    dropout : float, default=0.0
-        Inverted-dropout rate of the hidden layers, at training time only.
-    rho : float, default=0.9
-        RMSProp decay of the mean squared gradient.
-    dtype : {None, "float32", "float64"}, default=None
-        Working precision; None keeps float32 input as float32, anything else float64.
-    n_threads : int or None, default=1
-        BLAS threads during fit and predict (None: leave unchanged).
-"""
-
-_ATTRS_DOC = """
-    Attributes
-    ----------
-    coefs_, intercepts_, loss_, loss_curve_, best_loss_, validation_scores_, \
-best_validation_score_, n_iter_, t_, n_layers_, n_outputs_, out_activation_, \
-n_features_in_, feature_names_in_
-        As in scikit-learn's MLP; ``n_iter_`` counts the epochs of the last ``fit`` and
-        goes on counting with ``partial_fit``; ``loss_`` includes the L2 term.
-    n_updates_ : int
-        Weight updates so far (the sum over epochs of ``ceil(n / batch_size)``).
-"""
-
-
-class BaseMLP(BaseEstimator):
-    """Shared training logic of :class:`MLPClassifier` and :class:`MLPRegressor`."""
-
-    # scikit-learn's MLP constraints, with our solvers / schedules / batch sizes and additions.
-    _parameter_constraints: dict = {
-        **{key: value for key, value in _SkMLP._parameter_constraints.items()
-           if key not in ("solver", "learning_rate", "batch_size", "max_fun", "loss")},
-        "solver": [StrOptions({"sgd", "rmsprop", "adam"})],
-        "batch_size": [StrOptions({"auto", "full"}), Interval(Integral, 1, None, closed="left")],
-        "learning_rate": [StrOptions(set(SCHEDULES))],
-        "dropout": [Interval(Real, 0, 1, closed="left")],
-        "rho": [Interval(Real, 0, 1, closed="left")],
-        "lr_step_size": [Interval(Integral, 1, None, closed="left")],
-        "lr_gamma": [Interval(Real, 0, 1, closed="right")],
-        "warmup_epochs": [Interval(Integral, 0, None, closed="left")],
-        "dtype": [None, StrOptions({"float32", "float64"})],
-        "n_threads": [None, Interval(Integral, 1, None, closed="left")],
-    }
-
-    def __init__(self, hidden_layer_sizes=(100,), activation="relu", *, solver="adam",
-                 alpha=1e-4, batch_size="auto", learning_rate="constant",
-                 learning_rate_init=1e-3, power_t=0.5, max_iter=200, shuffle=True,
-                 random_state=None, tol=1e-4, verbose=False, warm_start=False, momentum=0.9,
-                 nesterovs_momentum=True, early_stopping=False, validation_fraction=0.1,
-                 beta_1=0.9, beta_2=0.999, epsilon=1e-8, n_iter_no_change=10, dropout=0.0,
-                 rho=0.9, lr_step_size=10, lr_gamma=0.5, warmup_epochs=0, dtype=None,
-                 n_threads=1):
-        params = dict(locals())
-        vars(self).update((name, value) for name, value in params.items() if name != "self")
-
-    @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y):
-        """Train for ``max_iter`` epochs (fewer if the plateau rule stops them).
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
-
-        Returns
-        -------
-        self : object
-        """
-        with _blas_threads(self.n_threads):
-            return self._fit(X, y, incremental=False)
-
-    def _fit(self, X, y, *, incremental):
-        """Set up, then run one epoch (``partial_fit``) or ``fit``'s epoch loop."""
-        X, Y, y = self._setup(X, y, incremental=incremental)
-        if incremental:
-            self._run_epoch(X, Y)
-            self.best_loss_ = min(self.loss_, self.best_loss_ or np.inf)
-        else:
-            self._fit_epochs(X, Y, y)
-        return self
-
-    def _setup(self, X, y, *, incremental):
-        """Validate the data; make network, optimizer and schedule ready; return X, Y, y."""
-        first = not hasattr(self, "coefs_") or not (self.warm_start or incremental)
-        X, Y, y = self._validate_input(X, y, incremental=incremental, reset=first)
-        if incremental and self.early_stopping:  # as in scikit-learn
-            raise ValueError("partial_fit does not support early_stopping=True")
-        if not incremental or not hasattr(self, "_rng"):
-            # A fresh generator per fit, seeded from random_state (bit-identical refits).
-            self._rng = np.random.default_rng(check_random_state(self.random_state).randint(2**31))
-        dtype = np.dtype(self.dtype or X.dtype) if first else self.coefs_[0].dtype  # fixed
-        X, Y = np.ascontiguousarray(X, dtype=dtype), np.ascontiguousarray(Y, dtype=dtype)
-        if first:
-            self._initialize(X.shape[1], Y.shape[1], dtype)
-        self._prepare_training(incremental)
-        return X, Y, y
-
-    def _initialize(self, n_features, n_outputs, dtype):
-        """Build and randomly initialise the network; reset the counters."""
-        hidden = np.atleast_1d(np.asarray(self.hidden_layer_sizes, dtype=object)).tolist()
-        if not all(isinstance(h, Integral) and h > 0 for h in hidden):
-            raise ValueError(f"hidden_layer_sizes must be > 0, got {self.hidden_layer_sizes}.")
-        sizes = [n_features, *hidden, n_outputs]
-        self.out_activation_ = self._out_activation()
-        self._network = MLPNetwork(sizes, activation=self.activation, dtype=dtype,
-                                   out_activation=self.out_activation_, dropout=self.dropout)
-        self._network.initialize(self._rng)
-        self.n_layers_, self.n_outputs_, self.loss_curve_ = len(sizes), n_outputs, []
-        self.n_iter_, self.t_, self.n_updates_, self.best_loss_ = 0, 0, 0, np.inf
-        self.validation_scores_ = self.best_validation_score_ = None
-        self.coefs_, self.intercepts_ = list(self._network.coefs), list(self._network.intercepts)
-
-    def _prepare_training(self, incremental):
-        """Copy (possibly user-set) weights in; keep or renew the optimizer; apply params."""
-        net = self._network
-        net.set_weights(self.coefs_, self.intercepts_)
-        net.set_dropout(self.dropout)
-        if not incremental or not hasattr(self, "_trainer"):
-            optimizer = get_optimizer(
-                self.solver, net.params, net.grads, momentum=self.momentum,
-                nesterov=self.nesterovs_momentum, rho=self.rho, beta_1=self.beta_1,
-                beta_2=self.beta_2, epsilon=self.epsilon)
-            self._trainer = Trainer(net, optimizer, rng=self._rng)
-        trainer = self._trainer  # parameters may have changed since (set_params)
-        trainer.batch_size, trainer.alpha, trainer.rng = self.batch_size, self.alpha, self._rng
-        trainer.shuffle = self.shuffle
-        self._schedule = LearningRateSchedule(
-            self.learning_rate, self.learning_rate_init, power_t=self.power_t,
-            step_size=self.lr_step_size, gamma=self.lr_gamma,
-            warmup_epochs=self.warmup_epochs, max_iter=self.max_iter)
-        self.coefs_, self.intercepts_ = list(net.coefs), list(net.intercepts)  # views of params
-
-    def _run_epoch(self, X, Y):
-        """One epoch at the scheduled learning rate; update the counters."""
-        lr = self._schedule(self.n_iter_)
-        result = self._trainer.run_epoch(X, Y, lr, epoch=self.n_iter_ + 1)
-        self.n_iter_, self.loss_ = self.n_iter_ + 1, result.loss
-        self.t_, self.n_updates_ = self.t_ + result.n_samples, self.n_updates_ + result.n_updates
-        self.loss_curve_.append(result.loss)
-        if self.verbose:
-            print(f"Iteration {self.n_iter_}, loss = {self.loss_:.8f}, lr = {lr:.6g}")
-
-    def _fit_epochs(self, X, Y, y):
-        """``fit``'s loop: epochs until ``max_iter`` or the plateau rule."""
-        validate = None
-        if self.early_stopping:
-            X, X_val, Y, _, _, y_val = self._split(X, Y, y)
-            validate = partial(self.score, X_val, y_val)  # accuracy or R^2
-        stopper = EarlyStopper(self._network.params, tol=self.tol, validate=validate,
-                               n_iter_no_change=self.n_iter_no_change)
-        self.n_iter_ = 0
-        for _ in range(self.max_iter):
-            self._run_epoch(X, Y)
-            if stopper.after_epoch(self.loss_):
-                break
-        else:
-            warnings.warn(f"Stochastic Optimizer: Maximum iterations ({self.max_iter}) "
-                          "reached and the optimization hasn't converged yet.",
-                          ConvergenceWarning, stacklevel=3)
-        stopper.restore()
-        self.validation_scores_, self.best_loss_ = stopper.validation_scores, stopper.best_loss
-        self.best_validation_score_ = stopper.best_validation_score
-
-    def _split(self, X, Y, y):
-        """Hold out ``validation_fraction`` of the rows (stratified for classifiers)."""
-        stratify = y if isinstance(self, ClassifierMixin) and self.n_outputs_ == 1 else None
-        parts = train_test_split(X, Y, y, test_size=self.validation_fraction, stratify=stratify,
-                                 random_state=int(self._rng.integers(2**31 - 1)))
-        if parts[1].shape[0] < 2:
-            raise ValueError("The validation set is too small: raise 'validation_fraction'.")
-        return parts
-
-    def _output(self, X):
-        """Network output for ``X`` (validated and cast to the weights' dtype)."""
-        check_is_fitted(self)
-        X = validate_data(self, X, reset=False, dtype=self.coefs_[0].dtype)
-        with _blas_threads(self.n_threads):
-            return forward_pass(X, self.coefs_, self.intercepts_, self.activation,
-                                self.out_activation_)
+__all__ = ["BaseMLP", "MLPClassifier", "MLPRegressor"]
 
 
 class MLPClassifier(ClassifierMixin, BaseMLP):
@@ -257,7 +42,7 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
     """
 
     @_fit_context(prefer_skip_nested_validation=True)
-    def partial_fit(self, X, y, classes=None):
+    def partial_fit(self, X, y, classes=None, *, max_updates=None):
         """Train exactly one epoch (shuffled minibatches) over ``X``, keeping optimizer state.
 
         Parameters
@@ -267,6 +52,8 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
             Labels, a subset of ``classes``.
         classes : array-like, default=None
             All classes; required on the first call.
+        max_updates : int, default=None
+            Stop the epoch after this many weight updates (exact update budgets).
 
         Returns
         -------
@@ -276,7 +63,7 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
             self._label_binarizer = LabelBinarizer()
             self._label_binarizer.fit(classes)
         with _blas_threads(self.n_threads):
-            return self._fit(X, y, incremental=True)
+            return self._fit(X, y, incremental=True, max_updates=max_updates)
 
     def _out_activation(self):
         """softmax for multiclass targets, logistic for binary / multilabel."""
@@ -358,20 +145,22 @@ class MLPRegressor(RegressorMixin, BaseMLP):
         return "identity"
 
     @_fit_context(prefer_skip_nested_validation=True)
-    def partial_fit(self, X, y):
+    def partial_fit(self, X, y, *, max_updates=None):
         """Train exactly one epoch (shuffled minibatches) over ``X``, keeping optimizer state.
 
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
         y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+        max_updates : int, default=None
+            Stop the epoch after this many weight updates (exact update budgets).
 
         Returns
         -------
         self : object
         """
         with _blas_threads(self.n_threads):
-            return self._fit(X, y, incremental=True)
+            return self._fit(X, y, incremental=True, max_updates=max_updates)
 
     def _validate_input(self, X, y, *, incremental, reset):
         """Validate; return X, 2-D targets Y and y."""

@@ -67,6 +67,10 @@ def test_network_uses_he_before_relu_and_glorot_before_output():
     assert [layer.init for layer in net.layers] == ["he", "glorot"]
     net = MLPNetwork([10, 20, 3], activation="tanh")
     assert [layer.init for layer in net.layers] == ["glorot", "glorot"]
+    net = MLPNetwork([10, 20, 20, 3], activation="relu", init="glorot")
+    assert [layer.init for layer in net.layers] == ["glorot", "glorot", "glorot"]
+    net = MLPNetwork([10, 20, 3], activation="tanh", init="he")
+    assert [layer.init for layer in net.layers] == ["he", "glorot"]
 
 
 def test_dropout_mask_values_and_rate():

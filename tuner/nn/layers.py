@@ -19,9 +19,11 @@ import numpy as np
 INITS = ("he", "glorot")
 
 
-def init_for(activation):
-    """He initialisation before a relu, Glorot before anything else."""
-    return "he" if activation == "relu" else "glorot"
+def init_for(activation, init="auto"):
+    """``init`` itself, or for "auto": He before a relu, Glorot before anything else."""
+    if init == "auto":
+        return "he" if activation == "relu" else "glorot"
+    return init
 
 
 class Dense:

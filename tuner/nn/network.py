@@ -84,6 +84,9 @@ class MLPNetwork:
         float32 or float64; all buffers use it.
     dropout : float
         Inverted-dropout rate of the hidden layers at training time.
+    init : {"auto", "he", "glorot"}
+        Initialisation of the hidden layers ("auto": He before relu, else Glorot);
+        the output layer always gets Glorot.
 
     Attributes
     ----------
@@ -103,7 +106,7 @@ class MLPNetwork:
     """
 
     def __init__(self, layer_sizes, *, activation="relu", out_activation="identity",
-                 dtype=np.float64, dropout=0.0):
+                 dtype=np.float64, dropout=0.0, init="auto"):
         if activation not in HIDDEN_ACTIVATIONS:
             raise ValueError(f"activation must be one of {HIDDEN_ACTIVATIONS}, got {activation!r}")
         if out_activation not in OUTPUT_LOSS:
@@ -115,7 +118,7 @@ class MLPNetwork:
         self.n_coef = sum(i * o for i, o in zip(self.sizes[:-1], self.sizes[1:], strict=True))
         self.params = np.zeros(self.n_coef + sum(self.sizes[1:]), dtype=self.dtype)
         self.grads = np.zeros_like(self.params)
-        inits = [init_for(activation)] * (len(self.sizes) - 2) + ["glorot"]
+        inits = [init_for(activation, init)] * (len(self.sizes) - 2) + ["glorot"]
         self.layers = [Dense(None, None, None, None, init=init) for init in inits]
         self._make_views()
         self._scratch = np.empty(self.n_coef, dtype=self.dtype)

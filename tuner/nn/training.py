@@ -133,7 +133,7 @@ class Trainer:
             bufs = self._buffers = (np.empty(X.shape, X.dtype), np.empty(Y.shape, Y.dtype))
         return np.take(X, perm, axis=0, out=bufs[0]), np.take(Y, perm, axis=0, out=bufs[1])
 
-    def run_epoch(self, X, Y, lr, *, epoch=1, on_batch=None):
+    def run_epoch(self, X, Y, lr, *, epoch=1, on_batch=None, max_updates=None):
         """One pass over ``X`` / ``Y``; returns an :class:`EpochResult`.
 
         Parameters
@@ -147,6 +147,9 @@ class Trainer:
         on_batch : callable, optional
             ``on_batch(i, lr, loss)`` after each minibatch's loss, before its
             update; returning True ends the epoch there (``stopped=True``).
+        max_updates : int, optional
+            End the pass after this many minibatches (a partial epoch over the
+            first ``max_updates * batch_size`` shuffled rows), for exact update budgets.
 
         Raises
         ------
@@ -156,10 +159,11 @@ class Trainer:
         """
         n = X.shape[0]
         size = resolve_batch_size(self.batch_size, n)
+        stop = n if max_updates is None else min(n, max(1, int(max_updates)) * size)
         Xs, Ys = self._gather(X, Y)
         l2, rng = self.alpha / n, self.rng
         total, seen, i = 0.0, 0, 0
-        for i, start in enumerate(range(0, n, size)):
+        for i, start in enumerate(range(0, stop, size)):
             rows = slice(start, min(start + size, n))
             loss = self.network.loss_and_grad(Xs[rows], Ys[rows], l2=l2, rng=rng)
             rate = lr(i) if callable(lr) else lr
@@ -172,7 +176,7 @@ class Trainer:
         if not np.isfinite(self.network.params).all():
             raise DivergenceError(epoch=epoch, learning_rate=rate, value="non-finite",
                                   what="network weights")
-        return EpochResult(total / n, i + 1, n)
+        return EpochResult(total / seen, i + 1, seen)
 
     def _check_loss(self, loss, epoch, rate):
         """Raise :class:`DivergenceError` on a non-finite or exploded minibatch loss."""

@@ -265,14 +265,15 @@ class BaseSearch(MetaEstimatorMixin, BaseEstimator):
         self.best_params_ = results["params"][self.best_index_]
 
     def _refit(self, task):
-        """Train the best parameters on all data like a trial (same number of epochs)."""
+        """Train the best parameters on all data like a trial (same epochs or updates)."""
         if not self.refit:
             return
         model = clone(task.estimator).set_params(**self.best_params_)
+        kind, budget = task.budget or (None, None)
         start = time.perf_counter()
         self.best_estimator_ = refit_incremental(
             model, task.X, task.y, n_epochs=int(self.cv_results_["n_epochs"][self.best_index_]),
-            classes=task.classes)
+            classes=task.classes, n_updates=budget if kind == "updates" else None)
         self.refit_time_ = time.perf_counter() - start
 
     # ---- delegation to the best estimator ---------------------------------

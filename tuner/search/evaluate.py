@@ -105,6 +105,8 @@ class _Fold:
         self.model = model
         self.final = model.steps[-1][1] if isinstance(model, Pipeline) else model
         self.incremental = hasattr(self.final, "partial_fit")
+        self.takes_max_updates = self.incremental and "max_updates" in inspect.signature(
+            self.final.partial_fit).parameters
         if self.incremental and self.final.get_params().get("early_stopping") is True:
             # Trials stop through the pruner and the budget; an estimator's own
             # early stopping (a held-out split inside fit) does not apply to partial_fit.
@@ -132,9 +134,16 @@ class _Fold:
                 self.X_test = head.transform(self.X_test)
             self.fit_time += time.perf_counter() - start
 
-    def train_epoch(self, classes):
-        """One ``partial_fit`` call (= one epoch); ``classes`` on the first call."""
+    def train_epoch(self, classes, updates_left=None):
+        """One ``partial_fit`` call (= one epoch); ``classes`` on the first call.
+
+        With ``updates_left`` (an updates budget) the epoch stops after that many
+        weight updates when the estimator's ``partial_fit`` takes ``max_updates``
+        (ours do), so that every batch size gets exactly the same number of updates.
+        """
         kwargs = {"classes": classes} if self.epochs == 0 and classes is not None else {}
+        if updates_left is not None and self.takes_max_updates:
+            kwargs["max_updates"] = max(1, int(updates_left))
         start = time.perf_counter()
         self.final.partial_fit(self.X_train, self.y_train, **kwargs)
         self.fit_time += time.perf_counter() - start
@@ -258,9 +267,11 @@ def _train_epochs(trial, task, progress):
     for fold in folds:
         fold.preprocess()
     limit = _epoch_limit(task, folds[0].final)
+    kind, budget = task.budget or (None, None)
     while True:
         for fold in folds:
-            fold.train_epoch(task.classes)
+            fold.train_epoch(task.classes,
+                             updates_left=budget - fold.n_updates if kind == "updates" else None)
         value = _after_epoch(trial, task, progress)
         trial.report(value, step=_step(task, progress))
         if _budget_spent(task, progress, limit):
@@ -346,9 +357,11 @@ def evaluate_trial(trial, task):
     return value
 
 
-def refit_incremental(model, X, y, *, n_epochs, classes=None):
+def refit_incremental(model, X, y, *, n_epochs, classes=None, n_updates=None):
     """Train ``model`` like a trial does (preprocess once, ``n_epochs`` partial_fit calls).
 
+    With ``n_updates`` (a trial trained to an updates budget) it trains until that
+    many weight updates instead, stopping the last epoch early where it can.
     Falls back to ``model.fit(X, y)`` when the final estimator has no ``partial_fit``.
     Returns the fitted model.
 
@@ -365,6 +378,10 @@ def refit_incremental(model, X, y, *, n_epochs, classes=None):
     if not fold.incremental:
         return model.fit(X, y)
     fold.preprocess()
-    for _ in range(max(1, int(n_epochs))):
-        fold.train_epoch(classes)
+    if n_updates is None:
+        for _ in range(max(1, int(n_epochs))):
+            fold.train_epoch(classes)
+        return model
+    while fold.epochs == 0 or fold.n_updates < n_updates:
+        fold.train_epoch(classes, updates_left=n_updates - fold.n_updates)
     return model
