@@ -1,11 +1,30 @@
 """The learning-rate range test of an experiment (``tuner lr-find``), private.
 
-Runs :func:`tuner.lr_finder.lr_find` on the experiment's scaled training split,
-draws one panel per batch size, narrows the space's ``learning_rate_init`` to
-the suggested range and logs the test to MLflow.
+Runs :func:`tuner.lr_finder.lr_find` on the experiment's scaled training split
+(one curve per batch size), draws all curves on one axes, narrows the space's
+``learning_rate_init`` to the suggested range and logs the test to MLflow.
+
+How ``--write-space`` narrows (:func:`narrow_space`):
+
+1. each curve's range is converted to the space's units: when the space derives
+   the rate from the batch size (``scale_with: batch_size``), the curve measured
+   the effective rate ``base * factor(B)``, so its bounds are divided by the rule's
+   factor at that curve's batch size;
+2. the per-batch-size ranges are combined by their hull ``[min low, max high]``:
+   one ``learning_rate_init`` serves every batch size the search tries, so it must
+   keep each tested batch size's good rates (with a correct scaling rule the base
+   ranges coincide and the hull is each of them);
+3. the hull is intersected with the space's bounds: the space is never widened.
+   An empty intersection is a :class:`~tuner.errors.SearchSpaceError` (the CLI
+   prints one line and exits 2, the space file is not written);
+4. a ``grid:`` is re-spread log-uniformly over the new bounds, keeping its length
+   (the grid search's budget); categorical choices outside the bounds are dropped.
 """
 
 from tuner._experiment_run import build_estimator, split_data
+from tuner.errors import SearchSpaceError
+
+NAME = "learning_rate_init"
 
 
 def lr_find_experiment(experiment, batch_sizes=(), **options):
@@ -13,7 +32,7 @@ def lr_find_experiment(experiment, batch_sizes=(), **options):
 
     The estimator (:func:`~tuner.experiment.build_estimator`) has the file's fixed
     parameters and the space's fixed values (e.g. ``solver: sgd``); one test per
-    batch size (default: the estimator's).
+    batch size (ints, ``"full"`` or ``"auto"``; default: the estimator's).
     Returns ``(results, n_train)``.
     """
     from sklearn.base import clone
@@ -31,24 +50,72 @@ def lr_find_experiment(experiment, batch_sizes=(), **options):
     return results, len(y)
 
 
-def _lr_factor(space, batch_size, n_samples):
-    """Effective / base learning rate at ``batch_size`` when the space scales it (else 1)."""
+def lr_spec(space):
+    """The space's ``learning_rate_init`` spec ({} when absent)."""
+    return space.to_dict().get("parameters", {}).get(NAME, {})
+
+
+def lr_factor(space, batch_size, n_samples):
+    """Effective / base learning rate at ``batch_size`` when the space scales it (else 1).
+
+    Examples
+    --------
+    >>> from tuner.spaces import SearchSpace
+    >>> lr_factor(SearchSpace.load("lr_batch_coupled"), 64, 1000)
+    0.25
+    """
     from tuner.spaces import SearchSpace
 
-    spec = space.to_dict().get("parameters", {}).get("learning_rate_init", {})
+    spec = {k: v for k, v in lr_spec(space).items() if k not in ("when", "grid")}
     if not spec.get("scale_with"):
         return 1.0
-    probe = SearchSpace({spec["scale_with"]: {"type": "fixed", "value": batch_size},
-                         "learning_rate_init": spec})
-    return probe.resolve({"learning_rate_init": 1.0}, n_samples=n_samples)["learning_rate_init"]
+    probe = SearchSpace({spec["scale_with"]: {"type": "fixed", "value": batch_size}, NAME: spec})
+    return probe.resolve({NAME: 1.0}, n_samples=n_samples)[NAME]
 
 
-def narrow_space(space, result, n_samples):
-    """A copy of ``space`` with ``learning_rate_init`` bounded by the suggested range.
+def base_ranges(space, results, n_samples):
+    """Each curve's suggested range in the space's units (base rate when derived)."""
+    ranges = []
+    for result in results:
+        factor = lr_factor(space, result.batch_size, n_samples)
+        ranges.append(tuple(v / factor for v in result.suggested_range))
+    return ranges
 
-    When the space scales the rate with the batch size, the bounds are given in
-    base units (divided by the scaling factor at the tested batch size). A grid
-    keeps its length, log-spaced over the new range.
+
+def combined_range(space, results, n_samples):
+    """Hull ``(min low, max high)`` of the curves' ranges in space units (see the module doc).
+
+    Curves whose loss never fell (a single-point range) are left out; a
+    :class:`SearchSpaceError` when none is left.
+
+    Examples
+    --------
+    >>> from types import SimpleNamespace
+    >>> from tuner.spaces import SearchSpace
+    >>> found = [SimpleNamespace(suggested_range=(1e-3, 1e-2), batch_size=64),
+    ...          SimpleNamespace(suggested_range=(4e-3, 8e-2), batch_size=256)]
+    >>> combined_range(SearchSpace.load("lr_batch_coupled"), found, 1000)
+    (0.004, 0.08)
+    """
+    ranges = [(lo, hi) for lo, hi in base_ranges(space, results, n_samples) if hi > lo]
+    if not ranges:
+        raise SearchSpaceError("the loss fell at no tested learning rate: nothing to narrow",
+                               source=space.source, key=NAME,
+                               allowed="rerun lr-find with other batch sizes or data")
+    return min(lo for lo, _ in ranges), max(hi for _, hi in ranges)
+
+
+def _round(value):
+    """Three significant digits (the written file stays readable)."""
+    return float(f"{value:.3g}")
+
+
+def narrow_space(space, results, n_samples):
+    """A copy of ``space`` with ``learning_rate_init`` narrowed to the suggested range.
+
+    ``results`` is one :class:`~tuner.lr_finder.LRFinderResult` or several (one
+    per batch size); see the module docstring for how they are combined and
+    intersected with the old bounds (never widened).
 
     Examples
     --------
@@ -60,29 +127,85 @@ def narrow_space(space, result, n_samples):
     >>> narrow_space(space, found, 100).to_dict()["parameters"]["learning_rate_init"]
     {'type': 'float', 'low': 0.001, 'high': 0.1, 'log': True, 'grid': [0.001, 0.1]}
     """
-    import numpy as np
-
-    factor = _lr_factor(space, result.batch_size, n_samples)
-    low, high = (float(f"{v / factor:.3g}") for v in result.suggested_range)
-    old = space.to_dict().get("parameters", {}).get("learning_rate_init", {})
+    if hasattr(space, "members"):
+        raise SearchSpaceError("--write-space needs a single space, not a union of sub-grids",
+                               source=space.source, key=NAME)
+    results = [results] if hasattr(results, "suggested_range") else list(results)
+    low, high = combined_range(space, results, n_samples)
+    old = lr_spec(space)
+    kind = old.get("type")
+    if kind is None:  # no bounds to widen: add the range
+        return space.replace(NAME, type="float", low=_round(low), high=_round(high), log=True)
+    if kind == "categorical":
+        return _narrow_choices(space, old, low, high)
+    if kind != "float":
+        raise SearchSpaceError(f"cannot narrow a {kind} parameter", source=space.source,
+                               key=NAME, value=old.get("value"),
+                               allowed="a float range or numeric choices")
+    new_low = min(max(old["low"], _round(low)), old["high"])
+    new_high = max(min(old["high"], _round(high)), old["low"])
+    if not new_low < new_high:
+        _no_overlap(space, old, low, high)
     grid = None
     if old.get("grid"):
-        grid = [float(f"{v:.3g}") for v in np.geomspace(low, high, len(old["grid"]))]
-    if "learning_rate_init" not in space or old.get("type") != "float":
-        return space.replace("learning_rate_init", type="float", low=low, high=high, log=True,
-                             grid=grid)
-    return space.replace("learning_rate_init", low=low, high=high, log=True, grid=grid)
+        grid = _spread(new_low, new_high, len(old["grid"]))
+    return space.replace(NAME, low=new_low, high=new_high, log=True, grid=grid)
 
 
-def lr_figure(results):
-    """One panel per batch size, side by side (the Figure of the first result, re-laid out)."""
-    fig = results[0].plot()
-    fig.clear()
-    axes = fig.subplots(1, len(results), squeeze=False)[0]
-    fig.set_size_inches(6.0 * len(results), 4.0)
-    for ax, result in zip(axes, results, strict=True):
-        result.plot(ax=ax)
-    return fig
+def _spread(low, high, count):
+    """``count`` log-spaced values from ``low`` to ``high``, rounded inside the bounds."""
+    import numpy as np
+
+    if count == 1:
+        return [_round(float(np.sqrt(low * high)))]
+    values = [min(max(_round(v), low), high) for v in np.geomspace(low, high, count)]
+    return sorted(set(values))
+
+
+def _no_overlap(space, old, low, high):
+    """Raise: the suggested range misses the space's bounds (old bounds kept, nothing written)."""
+    bounds = f"{old['low']:.3g}..{old['high']:.3g}" if "low" in old else str(old.get("choices"))
+    raise SearchSpaceError(
+        f"suggested range {low:.3g}..{high:.3g} does not overlap the space's {bounds}; "
+        "space not written", source=space.source, key=NAME,
+        allowed="widen the bounds by hand if the curve is right")
+
+
+def _narrow_choices(space, old, low, high):
+    """Keep the numeric choices (and grid values) inside ``[low, high]``."""
+    def inside(value):
+        return isinstance(value, int | float) and low <= value <= high
+
+    choices = [c for c in old["choices"] if inside(c)]
+    if not choices:
+        _no_overlap(space, old, low, high)
+    grid = [g for g in old.get("grid") or [] if inside(g)] or None
+    return space.replace(NAME, choices=choices, grid=grid)
+
+
+def narrowing_text(old_space, new_space):
+    """One line: the old and new ``learning_rate_init`` bounds (and grid) that were written."""
+    def describe(spec):
+        if not spec:
+            return "absent"
+        if spec.get("type") == "categorical":
+            return f"choices {spec['choices']}"
+        text = f"{spec['low']:.3g}..{spec['high']:.3g}"
+        return text + (f" grid {spec['grid']}" if spec.get("grid") else "")
+
+    old, new = lr_spec(old_space), lr_spec(new_space)
+    text = f"{NAME}: {describe(old)} -> {describe(new)}"
+    if new.get("scale_with"):
+        text += (f" (base rate at {new['scale_with']} {new.get('reference', 256)}, "
+                 f"rule {new.get('rule', 'linear')})")
+    return text
+
+
+def lr_figure(results, title=None):
+    """All curves on one axes (:func:`tuner.lr_finder.plot_lr_curves`)."""
+    from tuner.lr_finder import plot_lr_curves
+
+    return plot_lr_curves(results, title=title)
 
 
 def log_lr_find(experiment, results, png, tracking_uri):

@@ -197,11 +197,30 @@ def ui(*, port, host, tracking_uri):
     return EXIT_OK
 
 
+class _BatchSize(click.ParamType):
+    """A batch size: an int >= 1, ``full`` (all rows) or ``auto`` (min(200, rows))."""
+
+    name = "INT|full|auto"
+
+    def convert(self, value, param, ctx):
+        """'64' -> 64; 'full' and 'auto' stay strings; anything else is a usage error."""
+        if isinstance(value, int) or value in ("full", "auto"):
+            return value
+        try:
+            number = int(value)
+        except ValueError:
+            number = 0
+        if number < 1:
+            self.fail(f"{value!r} is not an int >= 1, 'full' or 'auto'", param, ctx)
+        return number
+
+
 @cli.command("lr-find")
 @_EXPERIMENT
 @_SET
-@click.option("--batch-size", "batch_sizes", multiple=True, type=int,
-              help="Batch size(s) to test, one curve each (default: the estimator's).")
+@click.option("--batch-size", "batch_sizes", multiple=True, type=_BatchSize(),
+              help="Batch size(s) to test, one curve each: an int, 'full' or 'auto' "
+                   "(repeat the option; default: the estimator's).")
 @click.option("--write-space", type=click.Path(dir_okay=False),
               help="Write the experiment's space with learning_rate_init narrowed here.")
 @click.option("--out", type=click.Path(dir_okay=False), help="Plot file "
@@ -217,7 +236,7 @@ def lr_find(*, experiment, overrides, batch_sizes, write_space, out, tracking_ur
     >>> main(["lr-find", "experiments/digits_optuna.yaml", "--batch-size", "32"])  # doctest: +SKIP
     0
     """
-    from tuner._cli_output import lr_find_command
+    from tuner._cli_lr_find import lr_find_command
 
     return lr_find_command(experiment, overrides=overrides, batch_sizes=batch_sizes,
                            write_space=write_space, out=out, tracking_uri=tracking_uri,

@@ -2,28 +2,47 @@
 
 A clone of the estimator trains for one short pass of ``num_steps`` minibatches
 (cycling over the data if needed) while the learning rate grows exponentially,
-``lr_k = min_lr * (max_lr / min_lr) ** (k / (num_steps - 1))``.  The minibatch
-losses are smoothed by an exponential moving average with bias correction::
+``lr_k = min_lr * (max_lr / min_lr) ** (k / (num_steps - 1))``.  It uses the
+estimator's own network, optimizer and minibatches (any solver, batch size,
+dropout), only with a per-minibatch learning rate.
+
+**Stop rule** (online, so causal): an exponential moving average with bias
+correction (the average starts at 0, so early values are divided up)::
 
     avg_k = (1 - smooth) avg_{k-1} + smooth loss_k,    s_k = avg_k / (1 - (1 - smooth) ** (k + 1))
 
 and the test stops once ``s_k > diverge_factor * min_j s_j`` (``j`` past a warm-up
 of ``min(1 / smooth, num_steps / 5)`` minibatches, so that a few lucky minibatches
-cannot end it) or a loss is not finite or explodes.  It uses the estimator's own
-network, optimizer and minibatches (any solver, batch size, dropout), only with a
-per-minibatch learning rate.
+cannot end it) or a loss is not finite or explodes.
 
-The curve is then read on ``smoothed_losses``: the same weights
-``(1 - smooth) ** |i - j|`` applied on both sides (:func:`local_mean`), which
-removes the causal average's lag of ``~1 / smooth`` minibatches (it would shift
-every reading towards larger, riskier rates).  The tail after the causal
-average's minimum is smoothed apart so that a divergence cannot leak backwards.
-With ``i*`` the index of the lowest smoothed loss before that tail:
+**Reading the curve** (offline, so two-sided: :func:`smooth_curve`): a local
+quadratic fit of ``log(loss)`` around each minibatch with weights
+``(1 - smooth) ** (2 |i - j|)``.  A causal average lags ``~1 / smooth`` minibatches
+(every reading would move to larger, riskier rates); a two-sided local *mean*
+has no lag but fills the curved basin in and is one-sided at both ends, so it
+sits far above the loss at the bottom (digits: 1.3 where the loss is 0.3).  The
+quadratic follows the curvature, the log scale makes the final blow-up (geometric
+growth) a straight line that does not leak backwards, and the narrower kernel keeps
+a one-decade basin (about 14 minibatches at the defaults) intact.
 
-* ``suggested_lr``: steepest descent, the most negative ``d loss / d log(lr)`` of
-  the smoothed loss up to ``i*``;
-* ``suggested_range``: from where the loss starts to fall (its slope first
-  reaches a quarter of the steepest slope) to where it bottoms out (``lr`` at ``i*``).
+With ``top`` the highest smoothed loss before its minimum and ``drop = top - min``:
+
+* ``suggested_range = (low, high)``:
+
+  - ``high`` lies a margin below the minimum, because the minimum is already a
+    rate at which the loss turns up (the divergence shows only a few minibatches
+    after the rate passed its limit): half a decade below it and at least
+    ``HIGH_STEPS`` minibatches before it;
+  - ``low`` is where the descent has started: the first rate at which the smoothed
+    loss has fallen by ``LOW_FRACTION`` (10 %) of ``drop``.  Below it the rate is too
+    small to make progress in this pass.  The range is kept at most ``MAX_DECADES``
+    (2) decades wide (``low`` raised) and at least half a decade (``low`` lowered);
+* ``suggested_lr``: the steepest descent, the most negative ``d loss / d log(lr)``
+  of the smoothed loss, searched inside the range (so it always lies in it).
+
+When the smoothed loss never falls by ``MIN_DROP`` (5 %) of its start, the test
+found no useful rate: ``suggested_lr`` is the smallest rate tried and the range is
+that single point (lower ``min_lr`` or raise ``max_lr``).
 
 Examples
 --------
@@ -49,7 +68,11 @@ from .errors import ConfigError
 from .estimators import BaseMLP, _blas_threads
 from .nn.training import DivergenceError, resolve_batch_size
 
-START_FRACTION = 0.25  # the loss "starts to fall" once its slope is 1/4 of the steepest
+LOW_FRACTION = 0.1  # the descent has started once 10 % of the total drop is done
+HIGH_MARGIN = 10 ** 0.5  # high = half a decade below the minimum of the smoothed loss...
+HIGH_STEPS = 5  # ...and at least this many minibatches before it (coarse ramps)
+MAX_DECADES = 2.0  # widest suggested range: a one-pass test cannot say more
+MIN_DROP = 0.05  # a loss that never falls by 5 % of its start gives no range
 
 
 @dataclass
@@ -60,11 +83,12 @@ class LRFinderResult:
     ----------
     lrs, losses, smoothed_losses : ndarray
         One entry per minibatch: learning rate used, loss before its update, and the
-        loss smoothed without lag (:func:`local_mean`).
+        loss smoothed without lag (:func:`smooth_curve`).
     suggested_lr : float
-        Learning rate of steepest descent of the smoothed loss.
+        Learning rate of steepest descent of the smoothed loss, inside the range.
     suggested_range : tuple of float
-        ``(low, high)``: where the loss starts to fall and where it bottoms out.
+        ``(low, high)``: where the descent has started, and a margin below the
+        minimum of the smoothed loss (see :mod:`tuner.lr_finder`).
     batch_size : int
         Rows per minibatch actually used.
     diverged : bool
@@ -88,7 +112,7 @@ class LRFinderResult:
     diverged: bool
 
     def plot(self, ax=None):
-        """Plot loss and smoothed loss against the learning rate (log scale).
+        """Plot loss and smoothed loss against the learning rate, with the suggestions.
 
         Parameters
         ----------
@@ -99,64 +123,131 @@ class LRFinderResult:
         -------
         fig : matplotlib.figure.Figure
         """
-        from matplotlib.figure import Figure
-
-        if ax is None:
-            ax = Figure(figsize=(6.4, 4.0), layout="constrained").add_subplot()
-        ax.plot(self.lrs, self.losses, color="0.75", lw=1, label="minibatch loss")
-        ax.plot(self.lrs, self.smoothed_losses, color="C0", lw=2, label="smoothed loss")
-        ax.axvspan(*self.suggested_range, color="C2", alpha=0.15, label="suggested range")
-        ax.axvline(self.suggested_lr, color="C3", ls="--",
-                   label=f"suggested lr = {self.suggested_lr:.3g}")
-        ax.set(xscale="log", xlabel="learning rate", ylabel="training loss",
-               title=f"Learning-rate range test (batch size {self.batch_size})")
-        finite = self.losses[np.isfinite(self.losses)]
-        if finite.size:  # keep the diverging tail from flattening the interesting part
-            low = finite.min() * 0.95
-            ax.set_ylim(low, max(min(finite.max(), 4 * self.smoothed_losses[0]), 1.1 * low))
-        ax.legend(loc="best", fontsize="small")
-        return ax.figure
+        return plot_lr_curves([self], ax=ax)
 
 
-def _ema(values, smooth):
-    """Bias-corrected exponential moving average of ``values`` (causal)."""
-    out, avg = np.empty(len(values)), 0.0
-    for k, value in enumerate(values):
-        avg = (1.0 - smooth) * avg + smooth * value
-        out[k] = avg / (1.0 - (1.0 - smooth) ** (k + 1))
-    return out
+def plot_lr_curves(results, *, ax=None, title=None):
+    """All range tests on one log-log axes: loss vs learning rate, one colour per curve.
 
+    Each curve shows its minibatch losses (thin), the smoothed loss (thick) and the
+    suggested learning rate (dot on the smoothed loss); the suggested ranges are
+    bars along the bottom of the axes, one row per curve, in the curve's colour.
 
-def local_mean(losses, smooth):
-    """Two-sided moving average: weights ``(1 - smooth) ** |i - j|``, normalised per point.
+    Parameters
+    ----------
+    results : sequence of LRFinderResult
+    ax : matplotlib Axes, optional
+        Where to draw; a new figure (Agg canvas, no pyplot) when omitted.
+    title : str, optional
+        Axes title (default: "Learning-rate range test").
 
-    It smooths as much as the causal average of the stop rule but without its lag
-    of ``~1 / smooth`` minibatches, which would shift every reading of the curve
-    towards larger (riskier) learning rates.
+    Returns
+    -------
+    fig : matplotlib.figure.Figure
 
     Examples
     --------
-    >>> local_mean(np.array([0.0, 0.0, 3.0, 0.0, 0.0]), 0.5).round(3).tolist()
-    [0.387, 0.632, 1.2, 0.632, 0.387]
+    >>> import numpy as np
+    >>> lrs = np.geomspace(1e-4, 1.0, 20); losses = 1 + np.cos(np.linspace(0, 3, 20))
+    >>> r = LRFinderResult(lrs, losses, losses, 1e-2, (1e-3, 1e-1), 32, False)
+    >>> len(plot_lr_curves([r, r]).axes)
+    1
     """
-    n = len(losses)
-    if n == 0:
-        return np.zeros(0)
-    weights = (1.0 - smooth) ** np.abs(np.subtract.outer(np.arange(n), np.arange(n)))
-    return weights @ np.asarray(losses, float) / weights.sum(axis=1)
+    from matplotlib.figure import Figure
+    from matplotlib.ticker import FormatStrFormatter, FuncFormatter
+
+    if ax is None:
+        ax = Figure(figsize=(7.5, 4.8), layout="constrained").add_subplot()
+    for k, result in enumerate(results):
+        _draw_curve(ax, result, f"C{k}", k)
+    ax.set(xscale="log", yscale="log", xlabel="learning rate (log scale)",
+           ylabel="training loss (log scale)", title=title or "Learning-rate range test")
+    low, high = _loss_limits(results)
+    ax.set_ylim(low, high)
+    ax.yaxis.set_major_formatter(FormatStrFormatter("%g"))  # 0.3, not 3 x 10^-1
+    few_decades = math.log10(high / low) <= 2  # else minor labels would crowd the axis
+    ax.yaxis.set_minor_formatter(FuncFormatter(
+        lambda v, _: f"{v:g}" if few_decades and f"{v:.0e}"[0] in "25" else ""))
+    ax.grid(True, which="major", alpha=0.3)
+    ax.legend(loc="best", fontsize="small", title="dot: suggested lr; bar below: range",
+              title_fontsize="small")
+    return ax.figure
+
+
+def _draw_curve(ax, result, color, row):
+    """One curve: raw and smoothed loss, the suggestion (dot) and the range (bar at the bottom)."""
+    low, high = result.suggested_range
+    ax.plot(result.lrs, result.losses, color=color, lw=0.8, alpha=0.35)
+    ax.plot(result.lrs, result.smoothed_losses, color=color, lw=2,
+            label=f"batch {result.batch_size}: lr {result.suggested_lr:.2g}, "
+                  f"range {low:.2g}..{high:.2g}")
+    at = int(np.argmin(np.abs(np.log(result.lrs / result.suggested_lr))))
+    ax.plot(result.suggested_lr, result.smoothed_losses[at], "o", color=color, ms=8,
+            mec="black", zorder=5)
+    # the range as a bar in axes coordinates, one row per curve, so that ranges never overlap
+    y = 0.04 + 0.045 * row
+    ax.plot([low, high], [y, y], color=color, lw=6, solid_capstyle="butt",
+            transform=ax.get_xaxis_transform())
+    ax.plot(result.suggested_lr, y, "o", color=color, ms=7, mec="black",
+            transform=ax.get_xaxis_transform(), zorder=5)
+
+
+def _loss_limits(results):
+    """y limits: the lowest smoothed loss to a few times the starting loss (tail cut off)."""
+    lows = [np.nanmin(r.smoothed_losses) for r in results]
+    finite = [r.losses[np.isfinite(r.losses)] for r in results]
+    lows += [np.percentile(f, 5) for f in finite if f.size]
+    starts = [r.smoothed_losses[0] for r in results]
+    low = max(min(lows), 1e-12 * max(starts))
+    return 0.4 * low, 3.0 * max(max(starts), low)  # room for the range bars below
+
+
+def smooth_curve(losses, smooth):
+    """Two-sided local quadratic fit of ``log(losses)``, weights ``(1 - smooth) ** (2 |i - j|)``.
+
+    For each minibatch ``i`` it fits ``log loss_j ~ a + b d + c d**2`` with
+    ``d = j - i`` by weighted least squares and returns ``exp(a)``.  A quadratic
+    follows the bottom of the curve and stays unbiased at both ends (where the
+    window is one-sided); the log scale turns the blow-up into a straight line.
+    ``smooth=1`` returns the losses as they are.
+
+    Examples
+    --------
+    >>> parabola = np.exp((np.arange(30.0) - 12) ** 2 / 50)
+    >>> bool(np.allclose(smooth_curve(parabola, 0.05), parabola))
+    True
+    >>> smooth_curve(np.array([3.0, 1.0, 2.0]), 1.0).tolist()
+    [3.0, 1.0, 2.0]
+    """
+    losses = np.asarray(losses, float)
+    q = (1.0 - smooth) ** 2
+    if len(losses) < 3 or q == 0.0:
+        return losses.copy()
+    floor = 1e-12 * max(abs(losses[0]), np.finfo(float).tiny)  # log of a zero loss
+    values = np.log(np.maximum(losses, floor))
+    h = _half_width(q, len(values))
+    d = np.arange(-h, h + 1.0)
+    windows = np.lib.stride_tricks.sliding_window_view(np.pad(values, h), 2 * h + 1)
+    valid = np.lib.stride_tricks.sliding_window_view(np.pad(np.ones(len(values)), h), 2 * h + 1)
+    kernels = [q ** np.abs(d) * d ** k for k in range(5)]
+    moments = np.stack([valid @ kern for kern in kernels], axis=1)  # sum_j w d^k
+    rhs = np.stack([windows @ kern for kern in kernels[:3]], axis=1)  # sum_j w d^k log loss_j
+    normal = np.stack([moments[:, k:k + 3] for k in range(3)], axis=1)
+    return np.exp(np.linalg.solve(normal, rhs[..., None])[:, 0, 0])
+
+
+def _half_width(q, n):
+    """Band half-width h: terms ``q**d * d**4`` beyond it are < 1e-12 of their sum (or n - 1)."""
+    total = 24.0 / (-math.log(q)) ** 5  # ~ sum_d q**|d| d**4 / 2, the largest moment
+    h = 2
+    while h < n - 1 and q ** h * h ** 4 > 1e-12 * total:
+        h += 1
+    return h
 
 
 def _warmup(smooth, num_steps):
     """Minibatches before the causal average is trusted: ``min(1 / smooth, num_steps / 5)``."""
     return max(min(math.ceil(1.0 / smooth), num_steps // 5), 1)
-
-
-def _split_at_bottom(losses, smooth):
-    """``(head, tail)`` of ``losses``, cut just after the causal average's minimum."""
-    losses = np.asarray(losses, float)
-    skip = min(_warmup(smooth, len(losses)), len(losses) - 1)
-    cut = skip + int(np.argmin(_ema(losses, smooth)[skip:])) + 1
-    return losses[:cut], losses[cut:]
 
 
 class _Recorder:
@@ -212,20 +303,27 @@ def _check_options(min_lr, max_lr, num_steps, smooth, diverge_factor):
                               allowed=allowed)
 
 
-def _read_curve(lrs, losses, smooth):
-    """Smoothed losses, suggested rate and range (see the module docstring)."""
-    head, tail = _split_at_bottom(losses, smooth)
-    values = local_mean(head, smooth)
-    slopes = np.gradient(values) if len(values) > 1 else np.zeros(1)
-    smoothed = np.concatenate([values, local_mean(tail, smooth)])
-    best = int(np.argmin(values))
-    if best < 2:  # the loss never fell: the smallest rates are the only safe bet
-        return smoothed, float(lrs[0]), (float(lrs[0]), float(lrs[best]))
+def _last_at_most(lrs, value):
+    """Index of the largest rate <= ``value`` (-1 if none), tolerant to rounding of the ramp."""
+    return int(np.searchsorted(lrs, value * (1 + 1e-9), side="right")) - 1
+
+
+def _read_curve(lrs, smoothed):
+    """Suggested rate and range from the smoothed curve (see the module docstring)."""
+    bottom = int(np.argmin(smoothed))
+    top = int(np.argmax(smoothed[:bottom + 1]))
+    drop = smoothed[top] - smoothed[bottom]
+    if drop < MIN_DROP * smoothed[top]:  # the loss never fell: nothing to read
+        return float(lrs[0]), (float(lrs[0]), float(lrs[0]))
+    i_high = max(min(_last_at_most(lrs, lrs[bottom] / HIGH_MARGIN), bottom - HIGH_STEPS), 0)
+    started = smoothed[top:] <= smoothed[top] - LOW_FRACTION * drop
+    i_low = top + int(np.argmax(started))
+    i_low = min(i_low, max(_last_at_most(lrs, lrs[i_high] / HIGH_MARGIN), 0))  # >= 1/2 decade
+    i_low = max(i_low, _last_at_most(lrs, lrs[i_high] / 10 ** MAX_DECADES * (1 - 2e-9)) + 1)
     # lrs grow geometrically: d loss / d log(lr) is the per-step slope over a constant
-    steepest = int(np.argmin(slopes[:best + 1]))
-    start = int(np.argmax(slopes[:steepest + 1] <= START_FRACTION * slopes[steepest]))
-    return smoothed, float(lrs[steepest]), (float(lrs[min(start, steepest)]),
-                                           float(lrs[best]))
+    slopes = np.gradient(smoothed) if len(smoothed) > 1 else np.zeros(1)
+    steepest = i_low + int(np.argmin(slopes[i_low:i_high + 1]))
+    return float(lrs[steepest]), (float(lrs[i_low]), float(lrs[i_high]))
 
 
 def lr_find(estimator, X, y, *, min_lr=1e-6, max_lr=10, num_steps=100, smooth=0.05,
@@ -275,7 +373,8 @@ def lr_find(estimator, X, y, *, min_lr=1e-6, max_lr=10, num_steps=100, smooth=0.
         raise DivergenceError(epoch=1, learning_rate=min_lr, value="non-finite or exploded",
                               what="loss of the first minibatches (lower min_lr)")
     lrs, losses = np.array(recorder.lrs), np.array(recorder.losses)
-    smoothed, suggested, low_high = _read_curve(lrs, losses, smooth)
+    smoothed = smooth_curve(losses, smooth)
+    suggested, low_high = _read_curve(lrs, smoothed)
     return LRFinderResult(lrs, losses, smoothed, suggested, low_high,
                           resolve_batch_size(est.batch_size, n_rows), recorder.diverged)
 
