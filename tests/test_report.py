@@ -4,9 +4,10 @@ import base64
 import re
 
 import optuna
+from matplotlib.image import imread
 
 from tuner.plots import FIGURES
-from tuner.report import write_report
+from tuner.report import CAPTIONS, write_report
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -18,8 +19,11 @@ def test_write_report_writes_every_figure_as_valid_png_and_embeds_it(tracked_sea
     for name in FIGURES:
         png = (tmp_path / "out" / f"{name}.png").read_bytes()
         assert png[:8] == PNG_MAGIC and len(png) > 1000
+        height, width, _ = imread(tmp_path / "out" / f"{name}.png").shape  # decodes fully
+        assert 500 <= width <= 1600 and 250 <= height <= 1200, (name, width, height)
         assert f"data:image/png;base64,{base64.b64encode(png).decode()}" in html
         assert f'href="{name}.png"' in html
+        assert f'<figure id="{name}">' in html and CAPTIONS[name][:40] in html
     assert "<title>Tiny grid</title>" in html
     assert "Not drawn" not in html
 

@@ -5,7 +5,9 @@ attributes (``history``, ``params``, ``n_epochs``, ``n_updates``: see
 :mod:`tuner.search.records`) and returns a :class:`matplotlib.figure.Figure`
 built without pyplot (no global state; rendered by the Agg canvas), or None
 when the study holds too little to draw it. matplotlib is imported inside
-functions so that ``import tuner`` stays fast.
+functions so that ``import tuner`` stays fast. Learning curves and the score
+figure live in :mod:`tuner._plots_curves`, the trial data and shared look in
+:mod:`tuner._plots_trials`.
 
 Examples
 --------
@@ -16,98 +18,29 @@ Examples
 """
 
 import math
-from dataclasses import dataclass, field
+import warnings
+from collections import Counter
 
-STATE_COLORS = {"complete": "#1f77b4", "pruned": "#ff7f0e", "fail": "#d62728"}
-_STATES = {"COMPLETE": "complete", "PRUNED": "pruned", "FAIL": "fail"}
-LR_PARAM = "learning_rate_init"
-# parameters drawn on a log axis when they span more than two decades
-_LOG_SPAN = 100.0
+from tuner._plots_curves import learning_curves, score_vs_params
+from tuner._plots_trials import (
+    LOG_SPAN,
+    RESOURCE_LABELS,
+    STATE_LABELS,
+    STATE_STYLE,
+    TrialView,
+    categories,
+    integer_ticks,
+    label,
+    legend_below,
+    new_figure,
+    scatter_states,
+    study_resource,
+    trial_views,
+)
 
-
-@dataclass
-class TrialView:
-    """What the figures need from one finished trial."""
-
-    number: int
-    state: str
-    score: float | None
-    params: dict
-    history: list = field(default_factory=list)
-    n_epochs: int = 0
-    n_updates: int = 0
-
-
-def _history(trial):
-    """Per-epoch metric dicts: the evaluator's ``history``, else Optuna's intermediate values."""
-    history = trial.user_attrs.get("history")
-    if history:
-        return list(history)
-    steps = sorted(trial.intermediate_values)
-    return [{"mean_test_score": trial.intermediate_values[s]} for s in steps]
-
-
-def _params(trial):
-    """Estimator params (pipeline prefixes such as ``mlp__`` dropped), then raw Optuna ones.
-
-    The estimator's values come first: with a derived rule (e.g. learning rate
-    scaled with batch size) they are the values actually used for training.
-    """
-    params = {}
-    for key, value in (trial.user_attrs.get("params") or {}).items():
-        params.setdefault(key.rsplit("__", 1)[-1], value)
-    for key, value in trial.params.items():
-        params.setdefault(key, value)
-    return params
-
-
-def _final_score(trial, history):
-    """The trial's objective value; for a pruned trial, its last reported score."""
-    if trial.value is not None and math.isfinite(trial.value):
-        return float(trial.value)
-    last = history[-1].get("mean_test_score") if history else None
-    return float(last) if last is not None and math.isfinite(last) else None
-
-
-def trial_views(study):
-    """One :class:`TrialView` per complete, pruned or failed trial, in trial order.
-
-    Parameters
-    ----------
-    study : optuna.Study
-
-    Returns
-    -------
-    list of TrialView
-
-    Examples
-    --------
-    >>> import optuna
-    >>> trial_views(optuna.create_study())
-    []
-    """
-    views = []
-    for trial in study.trials:
-        state = _STATES.get(trial.state.name)
-        if state is None:
-            continue  # running or waiting
-        history = _history(trial)
-        params = _params(trial)
-        views.append(TrialView(
-            number=trial.number, state=state, score=_final_score(trial, history),
-            params=params, history=history,
-            n_epochs=int(trial.user_attrs.get("n_epochs") or len(history)),
-            n_updates=int(trial.user_attrs.get("n_updates") or 0)))
-    return views
-
-
-def _figure(nrows=1, ncols=1, *, width=7.5, height=4.5):
-    """A pyplot-free figure with a grid of axes (always returned as a flat list)."""
-    from matplotlib.figure import Figure
-
-    figure = Figure(figsize=(width, height), layout="constrained")
-    axes = figure.subplots(nrows, ncols, squeeze=False)
-    return figure, list(axes.ravel())
+__all__ = ["FIGURES", "TrialView", "epochs_and_updates", "learning_curves",
+           "optimization_history", "param_importances", "pruning", "score_vs_params",
+           "study_figures", "study_resource", "trial_views"]
 
 
 def _maximize(study):
@@ -115,188 +48,110 @@ def _maximize(study):
     return study.direction.name == "MAXIMIZE"
 
 
-def _state_legend(ax, states):
-    """Legend with one entry per trial state present."""
-    from matplotlib.lines import Line2D
-
-    handles = [Line2D([], [], marker="o", ls="", color=STATE_COLORS[s], label=s)
-               for s in STATE_COLORS if s in states]
-    if handles:
-        ax.legend(handles=handles, loc="best", fontsize=8, frameon=False)
-
-
 def optimization_history(study):
-    """Score of each trial and the best score so far, by trial number."""
+    """Score of each trial and the best complete score so far, by trial number."""
     views = [v for v in trial_views(study) if v.score is not None]
     if not views:
         return None
-    figure, (ax,) = _figure()
-    for view in views:
-        ax.scatter(view.number, view.score, color=STATE_COLORS[view.state], s=22, zorder=3)
+    figure, (ax,) = new_figure()
+    scatter_states(ax, [(v.number, v.score, v.state) for v in views])
     best, line = None, []
     pick = max if _maximize(study) else min
     for view in views:
         if view.state == "complete":
             best = view.score if best is None else pick(best, view.score)
         line.append(best)
-    ax.step([v.number for v in views], line, where="post", color="k", lw=1.2, label="best")
-    _state_legend(ax, {v.state for v in views})
+    ax.step([v.number for v in views], line, where="post", color="k", lw=1.2,
+            label="best complete so far")
+    legend_below(figure, [ax])
     ax.set(xlabel="trial", ylabel="mean CV score", title="Optimization history")
+    integer_ticks(ax.xaxis)
     ax.grid(alpha=0.3)
     return figure
 
 
-def _lr_norm(views):
-    """Log colour scale over the trials' learning rates (None without a learning rate)."""
-    from matplotlib.colors import LogNorm
+def _importances(study):
+    """``(importances, complete trials)`` over the parameters that varied among complete trials.
 
-    rates = [v.params[LR_PARAM] for v in views if _positive(v.params.get(LR_PARAM))]
-    if not rates:
-        return None
-    low, high = min(rates), max(rates)
-    return LogNorm(low / 1.5, high * 1.5) if low == high else LogNorm(low, high)
-
-
-def _positive(value):
-    """True for a finite number > 0 (usable on a log scale)."""
-    return isinstance(value, int | float) and not isinstance(value, bool) and 0 < value < math.inf
-
-
-def learning_curves(study):
-    """Validation score and training loss per epoch, one line per trial coloured by learning rate.
-
-    Too small a learning rate gives flat curves, a good one a quick rise, too
-    large a noisy or diverging loss; the log colour scale makes that visible.
+    Optuna's warnings about tiny studies are silenced: the title gives the count.
     """
-    views = [v for v in trial_views(study) if v.history]
-    if not views:
-        return None
-    from matplotlib import colormaps
-    from matplotlib.cm import ScalarMappable
-
-    norm, cmap = _lr_norm(views), colormaps["viridis"]
-    has_loss = any("train_loss" in row for v in views for row in v.history)
-    figure, axes = _figure(1, 2 if has_loss else 1, width=11 if has_loss else 7.5)
-    for view in views:
-        lr = view.params.get(LR_PARAM)
-        color = cmap(norm(lr)) if norm is not None and _positive(lr) else "grey"
-        style = {"color": color, "lw": 1.3, "alpha": 0.85,
-                 "ls": "-" if view.state == "complete" else "--"}
-        for ax, key in zip(axes, ("mean_test_score", "train_loss"), strict=False):
-            points = [(e, row[key]) for e, row in enumerate(view.history, 1)
-                      if _finite(row.get(key))]
-            if points:
-                ax.plot(*zip(*points, strict=True), **style)
-    axes[0].set(xlabel="epoch", ylabel="mean CV score", title="Validation score")
-    if has_loss:
-        axes[1].set(xlabel="epoch", ylabel="training loss", title="Training loss", yscale="log")
-    for ax in axes:
-        ax.grid(alpha=0.3)
-    if norm is not None:
-        figure.colorbar(ScalarMappable(norm, cmap), ax=axes, label=LR_PARAM, pad=0.01)
-    figure.suptitle("Learning curves (dashed: pruned or failed)", fontsize=10)
-    return figure
-
-
-def _finite(value):
-    """True for a finite real number."""
-    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
-
-
-def _varied_params(views):
-    """Parameters that take more than one value across the trials, in first-seen order."""
-    names = {}
-    for view in views:
-        for name, value in view.params.items():
-            names.setdefault(name, set()).add(repr(value))
-    return [name for name, values in names.items() if len(values) > 1]
-
-
-def _log_flags(study):
-    """``{name: log}`` of the study's float and int distributions (``log: true`` in the space)."""
-    return {name: dist.log for trial in study.get_trials(deepcopy=False)
-            for name, dist in trial.distributions.items() if hasattr(dist, "log")}
-
-
-def _draw_param(ax, views, name, log=None):
-    """Scatter the final score against one parameter: a log axis when the space samples it
-    on a log scale (``log`` None: when its positive values span more than two decades)."""
-    pairs = [(v.params[name], v.score, v.state) for v in views if name in v.params]
-    values = [p[0] for p in pairs]
-    if all(_finite(x) for x in values):
-        positions = values
-        wide = all(_positive(x) for x in values) and max(values) / min(values) > _LOG_SPAN
-        powers = all(isinstance(x, int) and x > 0 for x in values) \
-            and max(values) >= 8 * min(values)
-        if wide if log is None else log:
-            ax.set_xscale("log")
-        elif log is None and powers:
-            ax.set_xscale("log", base=2)  # batch sizes and layer widths: powers of two
-    else:  # categorical: one column per value, in first-seen order
-        labels = list(dict.fromkeys(repr(x) for x in values))
-        positions = [labels.index(repr(x)) for x in values]
-        ax.set_xticks(range(len(labels)), labels, rotation=20, fontsize=8)
-    colors = [STATE_COLORS[p[2]] for p in pairs]
-    ax.scatter(positions, [p[1] for p in pairs], c=colors, s=20, alpha=0.85)
-    ax.set_xlabel(name)
-    ax.grid(alpha=0.3)
-
-
-def score_vs_params(study):
-    """Final score against each parameter that varied (one panel per parameter)."""
-    views = [v for v in trial_views(study) if v.score is not None]
-    names = _varied_params(views)
-    if not names:
-        return None
-    ncols = min(3, len(names))
-    nrows = math.ceil(len(names) / ncols)
-    figure, axes = _figure(nrows, ncols, width=3.8 * ncols, height=3.2 * nrows)
-    log_flags = _log_flags(study)
-    for ax, name in zip(axes, names, strict=False):
-        _draw_param(ax, views, name, log=log_flags.get(name))
-    for ax in axes[len(names):]:
-        ax.set_visible(False)
-    for ax in axes[::ncols]:
-        ax.set_ylabel("mean CV score")
-    _state_legend(axes[0], {v.state for v in views})
-    figure.suptitle("Final score by hyperparameter", fontsize=10)
-    return figure
-
-
-def param_importances(study):
-    """Optuna's parameter importances (None with fewer than two complete trials)."""
     import optuna
 
     complete = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
-    if len(complete) < 2:
-        return None
+    names = dict.fromkeys(n for t in complete for n in t.params)
+    varied = [n for n in names if len({label(t.params[n]) for t in complete
+                                       if n in t.params}) > 1]
+    if len(complete) < 2 or not varied:
+        return None, complete
     try:
-        importances = optuna.importance.get_param_importances(study)
-    except (ValueError, RuntimeError):  # e.g. no parameter varied among complete trials
-        return None
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return optuna.importance.get_param_importances(study, params=varied), complete
+    except (ValueError, RuntimeError):
+        return None, complete
+
+
+def param_importances(study):
+    """Optuna's parameter importances (default evaluator), over the parameters that varied.
+
+    None with fewer than two complete trials or no parameter varying among
+    them; with a single varying parameter, its importance is 1 by definition
+    and the title says so.
+    """
+    importances, complete = _importances(study)
     if not importances:
         return None
     names = list(importances)[::-1]  # most important at the top
-    figure, (ax,) = _figure(height=max(2.5, 0.45 * len(names) + 1.2))
+    figure, (ax,) = new_figure(height=max(2.5, 0.45 * len(names) + 1.3))
     ax.barh(names, [importances[n] for n in names], color="#1f77b4")
     for y, name in enumerate(names):
         ax.text(importances[name], y, f" {importances[name]:.2f}", va="center", fontsize=8)
-    ax.set(xlabel="importance (sums to 1)", title="Hyperparameter importance", xlim=(0, 1.1))
+    note = f"{len(complete)} complete trials"
+    if len(names) == 1:
+        note += f"; only {names[0]} varied: 1 by definition"
+    elif len(complete) < 10:
+        note += "; few trials: a rough estimate"
+    ax.set(xlabel="importance (sums to 1)", xlim=(0, 1.12),
+           title=f"Hyperparameter importance ({note})")
+    ax.title.set_fontsize(10)
     return figure
 
 
-def _batch_colors(views):
-    """A colour per distinct batch size (sorted), for the epochs/updates figure."""
-    from matplotlib import colormaps
+def _spread(groups, names):
+    """x of each trial: its group's column, spread within +-0.25 so equal values stay apart."""
+    counts, seen, xs = Counter(groups), Counter(), []
+    for group in groups:
+        n, k = counts[group], seen[group]
+        seen[group] += 1
+        xs.append(names.index(group) + (0.0 if n == 1 else -0.25 + 0.5 * k / (n - 1)))
+    return xs
 
-    sizes = sorted({str(v.params.get("batch_size", "n/a")) for v in views},
-                   key=lambda s: (not s.isdigit(), int(s) if s.isdigit() else 0, s))
-    cmap = colormaps["tab10"]
-    return {size: cmap(i % 10) for i, size in enumerate(sizes)}
+
+def _effort_axis(ax, values, ylabel):
+    """y-axis of an effort panel: log when counts span more than two decades, else integers."""
+    if min(values) > 0 and max(values) / min(values) > LOG_SPAN:
+        ax.set_yscale("log")
+    else:
+        integer_ticks(ax.yaxis)
+        ax.set_ylim(0, max(values) * 1.08 + 0.5)
+    ax.set_ylabel(ylabel)
+    ax.grid(alpha=0.3, axis="y")
+
+
+def _batch_columns(views):
+    """``(x of each trial, column labels)``: one column per batch size, with its (median)
+    updates per epoch, ``ceil(n / b)``: what turns epochs into weight updates."""
+    values = [v.params.get("batch_size", "default") for v in views]
+    groups, names, ticks = [label(x) for x in values], categories(values), []
+    for name in names:
+        rates = sorted(round(v.n_updates / v.n_epochs) for v, group in
+                       zip(views, groups, strict=True) if group == name and v.n_updates)
+        ticks.append(f"{name}\n{rates[len(rates) // 2]}/epoch" if rates else name)
+    return _spread(groups, names), ticks
 
 
 def epochs_and_updates(study):
-    """Epochs trained and weight updates per trial, coloured by batch size.
+    """Epochs trained and weight updates per trial, grouped by batch size (one point per trial).
 
     With ``n`` training samples and batch size ``b`` an epoch makes ``ceil(n / b)``
     updates, so small batches make many more updates for the same epochs.
@@ -304,45 +159,60 @@ def epochs_and_updates(study):
     views = [v for v in trial_views(study) if v.n_epochs]
     if not views:
         return None
-    from matplotlib.patches import Patch
-
-    colors = _batch_colors(views)
-    figure, axes = _figure(1, 2, width=11)
-    for ax, key, label in zip(axes, ("n_epochs", "n_updates"), ("epochs trained",
-                                                               "weight updates (per fold)"),
-                              strict=True):
-        for view in views:
-            ax.bar(view.number, getattr(view, key),
-                   color=colors[str(view.params.get("batch_size", "n/a"))],
-                   alpha=1.0 if view.state == "complete" else 0.5)
-        ax.set(xlabel="trial", ylabel=label)
-        ax.grid(alpha=0.3, axis="y")
-    axes[1].legend(handles=[Patch(color=c, label=s) for s, c in colors.items()],
-                   title="batch_size", fontsize=8, title_fontsize=8, frameon=False,
-                   loc="upper left", bbox_to_anchor=(1.01, 1.0))  # outside: bars stay visible
-    figure.suptitle("Training effort per trial (faded: pruned or failed)", fontsize=10)
+    xs, ticks = _batch_columns(views)
+    tuned = any("batch_size" in v.params for v in views)
+    figure, axes = new_figure(1, 2, width=11, height=4.8)
+    for ax, attr, ylabel in ((axes[0], "n_epochs", "epochs trained"),
+                             (axes[1], "n_updates", "weight updates (per fold)")):
+        counts = [getattr(v, attr) for v in views]
+        scatter_states(ax, [(x, c, v.state) for x, c, v in zip(xs, counts, views, strict=True)],
+                       labels=STATE_LABELS)
+        for column in range(1, len(ticks), 2):  # shade every other column: groups stay apart
+            ax.axvspan(column - 0.5, column + 0.5, color="0.93", zorder=0)
+        ax.set_xticks(range(len(ticks)), ticks, fontsize=8)
+        ax.set(xlim=(-0.5, len(ticks) - 0.5),
+               xlabel="batch_size, updates per epoch" if tuned
+               else "batch_size (not in the search space), updates per epoch")
+        _effort_axis(ax, counts, ylabel)
+    legend_below(figure, axes)
+    figure.suptitle("Training effort per trial, by batch size (hollow: pruned)", fontsize=10)
     return figure
 
 
+def _bins(stops):
+    """Histogram bin edges: one per step up to 30 steps, else 30 equal integer-wide bins."""
+    top = max(stops)
+    width = max(1, math.ceil(top / 30))
+    return [0.5 + width * k for k in range(math.ceil(top / width) + 1)]
+
+
 def pruning(study):
-    """Epoch at which each trial ended, by state: where the pruner stopped trials."""
+    """Where trials stopped: the resource (epochs, updates or samples) each trial reached, by
+    trial and as a histogram of pruned vs complete trials."""
     views = [v for v in trial_views(study) if v.n_epochs]
     if not views:
         return None
-    figure, axes = _figure(1, 2, width=11)
-    for view in views:
-        axes[0].scatter(view.number, view.n_epochs, color=STATE_COLORS[view.state], s=22)
-    axes[0].set(xlabel="trial", ylabel="last epoch trained", title="Where each trial ended",
-                ylim=(0, max(v.n_epochs for v in views) * 1.08))
-    _state_legend(axes[0], {v.state for v in views})
-    states = [s for s in STATE_COLORS if any(v.state == s for v in views)]
-    top = max(v.n_epochs for v in views)
-    bins = [b - 0.5 for b in range(1, top + 2)]
-    axes[1].hist([[v.n_epochs for v in views if v.state == s] for s in states], bins=bins,
-                 stacked=True, color=[STATE_COLORS[s] for s in states], label=states)
-    axes[1].set(xlabel="last epoch trained", ylabel="trials", title="Stopping epochs")
+    resource = study_resource(study)
+    stops = [v.stop(resource) for v in views]
+    what = "epochs trained" if resource == "epochs" else RESOURCE_LABELS[resource]
+    figure, axes = new_figure(1, 2, width=11, height=4.4)
+    scatter_states(axes[0], [(v.number, s, v.state) for v, s in zip(views, stops, strict=True)],
+                   labels=STATE_LABELS)
+    axes[0].set(xlabel="trial", ylabel=what, title="Where each trial ended",
+                ylim=(0, max(stops) * 1.08 + 0.5))
+    states = [s for s in STATE_STYLE if any(v.state == s for v in views)]
+    axes[1].hist([[s for v, s in zip(views, stops, strict=True) if v.state == state]
+                  for state in states], bins=_bins(stops), stacked=True,
+                 color=[STATE_STYLE[s]["edgecolors"] for s in states],
+                 label=[STATE_LABELS[s] for s in states])
+    axes[1].set(xlabel=f"{what} when the trial ended", ylabel="trials", title="Stopping points")
+    legend_below(figure, axes[:1])  # the histogram's colours are the markers' edges
     for ax in axes:
         ax.grid(alpha=0.3)
+        integer_ticks(ax.xaxis)
+        integer_ticks(ax.yaxis)
+    n_pruned = sum(v.state == "pruned" for v in views)
+    figure.suptitle(f"Pruning: {n_pruned} of {len(views)} trials stopped early", fontsize=10)
     return figure
 
 

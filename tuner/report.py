@@ -20,17 +20,27 @@ from pathlib import Path
 from tuner.plots import study_figures, trial_views
 
 CAPTIONS = {
-    "optimization_history": "Mean cross-validation score of every trial (pruned trials at their "
-                            "last reported score) and the best complete score so far.",
-    "learning_curves": "Validation score and training loss per epoch, one line per trial, "
+    "optimization_history": "Mean cross-validation score of every trial and the best complete "
+                            "score so far. Hollow grey: pruned trials, at the score they had "
+                            "when stopped (not a final score).",
+    "learning_curves": "Validation score and training loss per epoch (or per weight update / "
+                       "sample seen when the pruner counted those), one line per trial, "
                        "coloured by learning rate on a log scale: too small a rate learns "
-                       "slowly, too large a rate is noisy or diverges.",
-    "score_vs_params": "Final score against each hyperparameter that varied.",
-    "param_importances": "Share of the score's variance explained by each hyperparameter "
-                         "(Optuna's default importance evaluator, complete trials only).",
-    "epochs_and_updates": "Epochs trained and weight updates per fold, per trial, coloured by "
-                          "batch size: smaller batches make more updates per epoch.",
-    "pruning": "Epoch at which each trial ended, by state: where the pruner stopped trials.",
+                       "slowly, too large a rate is noisy or diverges. When the learning rate "
+                       "is fixed the colour follows the parameter that varies (see the title). "
+                       "The marker is where each trial stopped.",
+    "score_vs_params": "Final score against each hyperparameter that varied and against the "
+                       "epochs each trial trained. Filled: complete trials; hollow grey: "
+                       "pruned trials at their score when stopped, which says the pruner "
+                       "stopped them early, not that the value is bad.",
+    "param_importances": "How much each hyperparameter that varied matters for reaching the "
+                         "best scores (Optuna's default evaluator, PED-ANOVA, complete trials "
+                         "only; normalised to sum to 1).",
+    "epochs_and_updates": "Epochs trained and weight updates per fold of every trial, grouped "
+                          "by batch size (with its updates per epoch): smaller batches make "
+                          "more updates for the same epochs.",
+    "pruning": "Where each trial stopped (epochs, or the resource the pruner counted), by "
+               "trial and as a histogram of pruned vs complete trials.",
 }
 
 _STYLE = """
@@ -40,7 +50,7 @@ table { border-collapse: collapse; font-size: 0.85em; }
 td, th { border: 1px solid #ccc; padding: 0.25em 0.6em; text-align: left; }
 th { background: #f3f3f3; } figure { margin: 1em 0; } img { max-width: 100%; }
 figcaption { color: #555; font-size: 0.9em; } .complete { color: #1f77b4; }
-.pruned { color: #ff7f0e; } .fail { color: #d62728; }
+.pruned { color: #7f7f7f; } .fail { color: #d62728; }
 """
 
 
