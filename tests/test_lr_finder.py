@@ -149,15 +149,28 @@ def test_smooth_curve_has_no_lag_inside_a_ramp():
 
 
 def test_smooth_curve_banded_matches_full_least_squares():
-    losses = np.exp(np.random.default_rng(1).normal(size=400))
-    d = np.subtract.outer(np.arange(400), np.arange(400)).astype(float)
+    losses = np.exp(np.r_[np.zeros(300), np.linspace(0, 5, 100)]  # flat, then a blow-up
+                    + np.random.default_rng(1).normal(size=400))
+    d = np.subtract.outer(np.arange(400), np.arange(400)).T.astype(float)  # d[i, j] = j - i
     weights = 0.9 ** np.abs(d)
-    expected = []
+    trend = []
     for i in range(400):  # the weighted quadratic fit, written out
         A = np.vander(d[i], 3, increasing=True) * np.sqrt(weights[i])[:, None]
         b = np.log(losses) * np.sqrt(weights[i])
-        expected.append(np.exp(np.linalg.lstsq(A, b, rcond=None)[0][0]))
-    np.testing.assert_allclose(smooth_curve(losses, 1 - 0.9 ** 0.5), expected, rtol=1e-6)
+        trend.append(np.exp(np.linalg.lstsq(A, b, rcond=None)[0][0]))
+    trend = np.array(trend)
+    # level correction over j <= max(i, argmin trend): nothing of the blow-up leaks back
+    seen = np.arange(400)[None, :] <= np.maximum(np.arange(400), np.argmin(trend))[:, None]
+    level = (weights * seen) @ (losses / trend) / (weights * seen).sum(axis=1)
+    np.testing.assert_allclose(smooth_curve(losses, 1 - 0.9 ** 0.5), trend * level, rtol=1e-6)
+
+
+def test_smooth_curve_follows_the_mean_of_very_noisy_losses():
+    # batch-size-1 losses spread over decades: exp(mean log) would sit 3x below the mean
+    losses = np.exp(np.random.default_rng(2).normal(scale=1.5, size=2000))
+    smoothed = smooth_curve(losses, 0.05)
+    assert smoothed.mean() == pytest.approx(losses.mean(), rel=0.1)
+    assert np.median(smoothed) > 2 * np.exp(np.log(losses).mean())  # not the geometric mean
 
 
 def test_smooth_curve_without_smoothing_returns_the_losses():

@@ -64,13 +64,14 @@ from numbers import Integral, Real
 import numpy as np
 from sklearn.base import clone
 
+from ._plots_lr import plot_lr_curves
 from .errors import ConfigError
 from .estimators import BaseMLP, _blas_threads
 from .nn.training import DivergenceError, resolve_batch_size
 
 LOW_FRACTION = 0.1  # the descent has started once 10 % of the total drop is done
 HIGH_MARGIN = 10 ** 0.5  # high = half a decade below the minimum of the smoothed loss...
-HIGH_STEPS = 5  # ...and at least this many minibatches before it (coarse ramps)
+HIGH_STEPS = 8  # ...and at least this many minibatches before it (coarse ramps)
 MAX_DECADES = 2.0  # widest suggested range: a one-pass test cannot say more
 MIN_DROP = 0.05  # a loss that never falls by 5 % of its start gives no range
 
@@ -126,90 +127,19 @@ class LRFinderResult:
         return plot_lr_curves([self], ax=ax)
 
 
-def plot_lr_curves(results, *, ax=None, title=None):
-    """All range tests on one log-log axes: loss vs learning rate, one colour per curve.
-
-    Each curve shows its minibatch losses (thin), the smoothed loss (thick) and the
-    suggested learning rate (dot on the smoothed loss); the suggested ranges are
-    bars along the bottom of the axes, one row per curve, in the curve's colour.
-
-    Parameters
-    ----------
-    results : sequence of LRFinderResult
-    ax : matplotlib Axes, optional
-        Where to draw; a new figure (Agg canvas, no pyplot) when omitted.
-    title : str, optional
-        Axes title (default: "Learning-rate range test").
-
-    Returns
-    -------
-    fig : matplotlib.figure.Figure
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> lrs = np.geomspace(1e-4, 1.0, 20); losses = 1 + np.cos(np.linspace(0, 3, 20))
-    >>> r = LRFinderResult(lrs, losses, losses, 1e-2, (1e-3, 1e-1), 32, False)
-    >>> len(plot_lr_curves([r, r]).axes)
-    1
-    """
-    from matplotlib.figure import Figure
-    from matplotlib.ticker import FormatStrFormatter, FuncFormatter
-
-    if ax is None:
-        ax = Figure(figsize=(7.5, 4.8), layout="constrained").add_subplot()
-    for k, result in enumerate(results):
-        _draw_curve(ax, result, f"C{k}", k)
-    ax.set(xscale="log", yscale="log", xlabel="learning rate (log scale)",
-           ylabel="training loss (log scale)", title=title or "Learning-rate range test")
-    low, high = _loss_limits(results)
-    ax.set_ylim(low, high)
-    ax.yaxis.set_major_formatter(FormatStrFormatter("%g"))  # 0.3, not 3 x 10^-1
-    few_decades = math.log10(high / low) <= 2  # else minor labels would crowd the axis
-    ax.yaxis.set_minor_formatter(FuncFormatter(
-        lambda v, _: f"{v:g}" if few_decades and f"{v:.0e}"[0] in "25" else ""))
-    ax.grid(True, which="major", alpha=0.3)
-    ax.legend(loc="best", fontsize="small", title="dot: suggested lr; bar below: range",
-              title_fontsize="small")
-    return ax.figure
-
-
-def _draw_curve(ax, result, color, row):
-    """One curve: raw and smoothed loss, the suggestion (dot) and the range (bar at the bottom)."""
-    low, high = result.suggested_range
-    ax.plot(result.lrs, result.losses, color=color, lw=0.8, alpha=0.35)
-    ax.plot(result.lrs, result.smoothed_losses, color=color, lw=2,
-            label=f"batch {result.batch_size}: lr {result.suggested_lr:.2g}, "
-                  f"range {low:.2g}..{high:.2g}")
-    at = int(np.argmin(np.abs(np.log(result.lrs / result.suggested_lr))))
-    ax.plot(result.suggested_lr, result.smoothed_losses[at], "o", color=color, ms=8,
-            mec="black", zorder=5)
-    # the range as a bar in axes coordinates, one row per curve, so that ranges never overlap
-    y = 0.04 + 0.045 * row
-    ax.plot([low, high], [y, y], color=color, lw=6, solid_capstyle="butt",
-            transform=ax.get_xaxis_transform())
-    ax.plot(result.suggested_lr, y, "o", color=color, ms=7, mec="black",
-            transform=ax.get_xaxis_transform(), zorder=5)
-
-
-def _loss_limits(results):
-    """y limits: the lowest smoothed loss to a few times the starting loss (tail cut off)."""
-    lows = [np.nanmin(r.smoothed_losses) for r in results]
-    finite = [r.losses[np.isfinite(r.losses)] for r in results]
-    lows += [np.percentile(f, 5) for f in finite if f.size]
-    starts = [r.smoothed_losses[0] for r in results]
-    low = max(min(lows), 1e-12 * max(starts))
-    return 0.4 * low, 3.0 * max(max(starts), low)  # room for the range bars below
-
-
 def smooth_curve(losses, smooth):
-    """Two-sided local quadratic fit of ``log(losses)``, weights ``(1 - smooth) ** (2 |i - j|)``.
+    """Two-sided smoothing: local quadratic trend of ``log(losses)``, rescaled to the mean.
 
-    For each minibatch ``i`` it fits ``log loss_j ~ a + b d + c d**2`` with
-    ``d = j - i`` by weighted least squares and returns ``exp(a)``.  A quadratic
-    follows the bottom of the curve and stays unbiased at both ends (where the
-    window is one-sided); the log scale turns the blow-up into a straight line.
-    ``smooth=1`` returns the losses as they are.
+    With weights ``w_ij = (1 - smooth) ** (2 |i - j|)`` it fits, for each minibatch
+    ``i``, ``log loss_j ~ a + b d + c d**2`` (``d = j - i``) by weighted least
+    squares: ``trend_i = exp(a)``.  A quadratic follows the bottom of the curve and
+    stays unbiased at both ends (where the window is one-sided); the log scale
+    turns the blow-up into a straight line.  ``exp`` of a mean log is a geometric
+    mean, below the mean loss when minibatch losses are very noisy (batch size 1),
+    so the trend is multiplied by the weighted mean of ``loss / trend`` (weights
+    ``w_ij``) over the minibatches ``j`` before the trend's minimum or before ``i``:
+    the level of the mean loss, without letting the blow-up leak backwards (a
+    two-sided mean over the tail would).  ``smooth=1`` returns the losses.
 
     Examples
     --------
@@ -224,16 +154,24 @@ def smooth_curve(losses, smooth):
     if len(losses) < 3 or q == 0.0:
         return losses.copy()
     floor = 1e-12 * max(abs(losses[0]), np.finfo(float).tiny)  # log of a zero loss
-    values = np.log(np.maximum(losses, floor))
-    h = _half_width(q, len(values))
+    losses = np.maximum(losses, floor)
+    h = _half_width(q, len(losses))
     d = np.arange(-h, h + 1.0)
-    windows = np.lib.stride_tricks.sliding_window_view(np.pad(values, h), 2 * h + 1)
-    valid = np.lib.stride_tricks.sliding_window_view(np.pad(np.ones(len(values)), h), 2 * h + 1)
     kernels = [q ** np.abs(d) * d ** k for k in range(5)]
+    valid = _band(np.ones(len(losses)), h)
     moments = np.stack([valid @ kern for kern in kernels], axis=1)  # sum_j w d^k
-    rhs = np.stack([windows @ kern for kern in kernels[:3]], axis=1)  # sum_j w d^k log loss_j
+    rhs = np.stack([_band(np.log(losses), h) @ kern for kern in kernels[:3]], axis=1)
     normal = np.stack([moments[:, k:k + 3] for k in range(3)], axis=1)
-    return np.exp(np.linalg.solve(normal, rhs[..., None])[:, 0, 0])
+    trend = np.exp(np.linalg.solve(normal, rhs[..., None])[:, 0, 0])
+    # level correction: weighted mean of loss / trend over j <= max(i, bottom of the trend)
+    reach = np.maximum(int(np.argmin(trend)) - np.arange(len(losses)), 0)
+    weights = kernels[0] * (d <= reach[:, None])
+    return trend * (_band(losses / trend, h) * weights).sum(1) / (valid * weights).sum(1)
+
+
+def _band(values, h):
+    """``out[i, h + d] = values[i + d]`` for ``|d| <= h`` (0 past the ends)."""
+    return np.lib.stride_tricks.sliding_window_view(np.pad(values, h), 2 * h + 1)
 
 
 def _half_width(q, n):
