@@ -23,7 +23,9 @@ has no lag but fills the curved basin in and is one-sided at both ends, so it
 sits far above the loss at the bottom (digits: 1.3 where the loss is 0.3).  The
 quadratic follows the curvature, the log scale makes the final blow-up (geometric
 growth) a straight line that does not leak backwards, and the narrower kernel keeps
-a one-decade basin (about 14 minibatches at the defaults) intact.
+a one-decade basin (about 14 minibatches at the defaults) intact.  The trend is
+then rescaled to the level of the mean loss (``exp`` of a mean log is a geometric
+mean, far below the mean for batch-size-1 losses that spread over decades).
 
 With ``top`` the highest smoothed loss before its minimum and ``drop = top - min``:
 
@@ -31,8 +33,10 @@ With ``top`` the highest smoothed loss before its minimum and ``drop = top - min
 
   - ``high`` lies a margin below the minimum, because the minimum is already a
     rate at which the loss turns up (the divergence shows only a few minibatches
-    after the rate passed its limit): half a decade below it and at least
-    ``HIGH_STEPS`` minibatches before it;
+    after the rate passed its limit, more of them on a coarse ramp): half a
+    decade below it and at least ``HIGH_STEPS`` (8) minibatches before it.  When
+    the test ends at ``max_lr`` without diverging the same margin applies (raise
+    ``max_lr`` to see where the loss turns up);
   - ``low`` is where the descent has started: the first rate at which the smoothed
     loss has fallen by ``LOW_FRACTION`` (10 %) of ``drop``.  Below it the rate is too
     small to make progress in this pass.  The range is kept at most ``MAX_DECADES``
