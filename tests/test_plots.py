@@ -319,14 +319,28 @@ def test_pruning_figure_shows_epoch_where_each_trial_ended(study):
     assert "1 of 3 trials stopped early" in figure.get_suptitle()
 
 
+def _stop_study(stops):
+    """Two complete trials at the largest stop, the others pruned."""
+    top = max(stops)
+    return _study([({"learning_rate_init": 0.01 * (k + 1)}, "complete" if s == top else "pruned",
+                     s, 1) for k, s in enumerate(stops)])
+
+
 def test_pruning_histogram_bars_stay_wide_with_hundreds_of_epochs():
-    specs = [({"learning_rate_init": lr}, state, epochs, 1) for lr, state, epochs in
-             ((0.01, "complete", 300), (0.02, "complete", 300), (0.1, "pruned", 3),
-              (0.2, "pruned", 1))]
-    hist_ax = plots.pruning(_study(specs)).axes[1]
-    widths = {round(p.get_width(), 6) for p in hist_ax.patches}
-    assert widths == {10.0}  # 30 bins of 10 epochs, not 300 slivers
+    hist_ax = plots.pruning(_stop_study([300, 300, 120, 40])).axes[1]
+    assert {round(p.get_width(), 6) for p in hist_ax.patches} == {10.0}  # not 300 slivers
     assert len(hist_ax.patches) == 2 * 30  # two states stacked
+
+
+def test_pruning_log_axis_when_stops_span_decades_like_hyperband_rungs():
+    figure = plots.pruning(_stop_study([300, 300, 1, 3, 9]))
+    scatter_ax, hist_ax = figure.axes
+    assert hist_ax.get_xscale() == "log" and scatter_ax.get_yscale() == "log"
+    edges = sorted({p.get_x() for p in hist_ax.patches})
+    ratios = {round(b / a, 6) for a, b in zip(edges, edges[1:], strict=False)}
+    assert len(edges) == 30 and len(ratios) == 1  # 30 log-spaced bins
+    counts = sorted(p.get_height() for p in hist_ax.patches if p.get_height())
+    assert counts == [1, 1, 1, 2]  # rungs 1, 3 and 9 in bins of their own
 
 
 def test_param_importances_needs_two_complete_trials():

@@ -16,6 +16,7 @@ from tuner._plots_trials import (
     new_figure,
     positive,
     scatter_states,
+    spans_decades,
     study_resource,
     trial_views,
     varied_params,
@@ -141,9 +142,15 @@ def learning_curves(study):
         if high < 10 * low:  # under a decade: 2.3, not 2.3x10^0
             axes[1].yaxis.set_major_formatter("{x:.4g}")
             axes[1].yaxis.set_minor_formatter("{x:.4g}")
+    long = spans_decades(float(x) for ax in axes for line in ax.lines for x in line.get_xdata())
     for ax in axes:
         ax.grid(alpha=0.3)
-        integer_ticks(ax.xaxis)
+        if long:  # hundreds of epochs, most trials pruned in the first few: log x
+            ax.set_xscale("log")
+            ax.xaxis.set_major_formatter("{x:g}")
+            ax.set_xlabel(f"{x_label} (log scale)")
+        else:
+            integer_ticks(ax.xaxis)
     _draw_key(figure, axes, name, key)
     figure.suptitle(_curve_title(name, views), fontsize=9)
     return figure

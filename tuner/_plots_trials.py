@@ -153,6 +153,13 @@ def positive(value):
     return finite(value) and value > 0
 
 
+def spans_decades(values):
+    """True for positive numbers spanning more than :data:`LOG_SPAN` (drawn on a log axis)."""
+    values = list(values)
+    return bool(values) and all(positive(v) for v in values) \
+        and max(values) > LOG_SPAN * min(values)
+
+
 def label(value):
     """How a parameter value reads on an axis: strings without quotes, numbers short."""
     if isinstance(value, float):

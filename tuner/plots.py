@@ -23,7 +23,6 @@ from collections import Counter
 
 from tuner._plots_curves import learning_curves, score_vs_params
 from tuner._plots_trials import (
-    LOG_SPAN,
     RESOURCE_LABELS,
     STATE_LABELS,
     STATE_STYLE,
@@ -34,6 +33,7 @@ from tuner._plots_trials import (
     legend_below,
     new_figure,
     scatter_states,
+    spans_decades,
     study_resource,
     trial_views,
 )
@@ -129,8 +129,9 @@ def _spread(groups, names):
 
 def _effort_axis(ax, values, ylabel):
     """y-axis of an effort panel: log when counts span more than two decades, else integers."""
-    if min(values) > 0 and max(values) / min(values) > LOG_SPAN:
+    if spans_decades(values):
         ax.set_yscale("log")
+        ax.yaxis.set_major_formatter("{x:g}")
     else:
         integer_ticks(ax.yaxis)
         ax.set_ylim(0, max(values) * 1.08 + 0.5)
@@ -180,10 +181,33 @@ def epochs_and_updates(study):
 
 
 def _bins(stops):
-    """Histogram bin edges: one per step up to 30 steps, else 30 equal integer-wide bins."""
-    top = max(stops)
+    """Histogram bin edges: one per step up to 30 steps, else 30 bins (log-spaced when the
+    stops span decades, as Hyperband's rungs do), so bars stay visible."""
+    low, top = min(stops), max(stops)
+    if spans_decades(stops):
+        low, top = low / 1.2, top * 1.2
+        return [low * (top / low) ** (k / 30) for k in range(31)]
     width = max(1, math.ceil(top / 30))
     return [0.5 + width * k for k in range(math.ceil(top / width) + 1)]
+
+
+def _stop_axes(axes, stops, what):
+    """Axes of the pruning figure: log when the stops span decades, else integer ticks."""
+    axes[0].set(xlabel="trial", ylabel=what, title="Where each trial ended")
+    axes[1].set(xlabel=f"{what} when the trial ended", ylabel="trials", title="Stopping points")
+    integer_ticks(axes[0].xaxis)
+    integer_ticks(axes[1].yaxis)
+    if spans_decades(stops):  # Hyperband's rungs (1, 3, 9, ... epochs) evenly apart
+        axes[0].set_yscale("log")
+        axes[1].set_xscale("log")
+        axes[0].yaxis.set_major_formatter("{x:g}")
+        axes[1].xaxis.set_major_formatter("{x:g}")
+    else:
+        axes[0].set_ylim(0, max(stops) * 1.08 + 0.5)
+        integer_ticks(axes[0].yaxis)
+        integer_ticks(axes[1].xaxis)
+    for ax in axes:
+        ax.grid(alpha=0.3)
 
 
 def pruning(study):
@@ -198,19 +222,13 @@ def pruning(study):
     figure, axes = new_figure(1, 2, width=11, height=4.4)
     scatter_states(axes[0], [(v.number, s, v.state) for v, s in zip(views, stops, strict=True)],
                    labels=STATE_LABELS)
-    axes[0].set(xlabel="trial", ylabel=what, title="Where each trial ended",
-                ylim=(0, max(stops) * 1.08 + 0.5))
     states = [s for s in STATE_STYLE if any(v.state == s for v in views)]
     axes[1].hist([[s for v, s in zip(views, stops, strict=True) if v.state == state]
                   for state in states], bins=_bins(stops), stacked=True,
                  color=[STATE_STYLE[s]["edgecolors"] for s in states],
                  label=[STATE_LABELS[s] for s in states])
-    axes[1].set(xlabel=f"{what} when the trial ended", ylabel="trials", title="Stopping points")
+    _stop_axes(axes, stops, what)
     legend_below(figure, axes[:1])  # the histogram's colours are the markers' edges
-    for ax in axes:
-        ax.grid(alpha=0.3)
-        integer_ticks(ax.xaxis)
-        integer_ticks(ax.yaxis)
     n_pruned = sum(v.state == "pruned" for v in views)
     figure.suptitle(f"Pruning: {n_pruned} of {len(views)} trials stopped early", fontsize=10)
     return figure
