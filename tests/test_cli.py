@@ -444,7 +444,7 @@ def test_study_progress_counts_states_and_best():
               trial("FAIL"), trial("RUNNING"), trial("WAITING")]
     study = SimpleNamespace(trials=trials, direction=SimpleNamespace(name="MAXIMIZE"))
     assert count_trials(study) == {"complete": 2, "pruned": 1, "fail": 1, "running": 1,
-                                   "best": 0.7}
+                                   "retried": 0, "best": 0.7}
     study.direction = SimpleNamespace(name="MINIMIZE")
     assert count_trials(study)["best"] == 0.5
     bar = StudyProgress(total=6)

@@ -6,12 +6,14 @@ summary to stdout, the progress bar to stderr).
 """
 
 import math
-import shlex
 import sys
 import time
 from pathlib import Path
 
-from tuner import _experiment_run as run_helpers
+from tuner._cli_summary import fmt as _fmt
+from tuner._cli_summary import grid as _grid
+from tuner._cli_summary import mlflow_target, print_partial, print_summary
+from tuner._experiment_checks import check_run, check_worker, n_workers
 from tuner.errors import ConfigError, ExperimentError
 from tuner.experiment import (
     epoch_budget,
@@ -26,7 +28,6 @@ from tuner.search.storage import load_stored_study, stored_trials
 from tuner.search.workers import quiet_interrupts
 
 EXIT_OK, EXIT_FAILURE, EXIT_INTERRUPTED = 0, 1, 130
-_STATE_ORDER = ("complete", "pruned", "fail", "running")
 
 
 def console(*, stderr=False):
@@ -38,29 +39,10 @@ def console(*, stderr=False):
     return Console(file=stream, width=width, highlight=False, soft_wrap=False)
 
 
-def _fmt(value):
-    """Compact text for a number or parameter value."""
-    if isinstance(value, float):
-        return "nan" if math.isnan(value) else f"{value:.4g}"
-    return str(value)
-
-
 def _spec_text(spec):
     """One parameter spec of a space as short text."""
     return ", ".join(f"{k}={_fmt(v)}" for k, v in spec.items() if k != "type") \
         + f"  ({spec.get('type', '?')})"
-
-
-def _grid(rows, title=None):
-    """A two-column rich table without borders."""
-    from rich.table import Table
-
-    table = Table(title=title, show_header=False, box=None, pad_edge=False, title_justify="left")
-    table.add_column(style="bold")
-    table.add_column()
-    for key, value in rows:
-        table.add_row(key, value)
-    return table
 
 
 # ---------------------------------------------------------------- plan
@@ -91,9 +73,10 @@ def _space_rows(experiment):
 
 
 def print_plan(out, experiment, data, *, storage, n_trials=None, n_jobs=None, tracking=True,
-               tracking_uri=None, fresh=False):
+               tracking_uri=None, fresh=False, dry_run=False):
     """Print what ``run`` is about to do; return the trial budget."""
-    trials = [] if fresh else stored_trials(storage, experiment.name) or []
+    stored = stored_trials(storage, experiment.name)
+    trials = [] if fresh else stored or []
     done = sum(t.state.name in ("COMPLETE", "PRUNED", "FAIL") for t in trials)
     budget, total = _budget_text(experiment, n_trials, done)
     driver = experiment.driver
@@ -112,14 +95,32 @@ def print_plan(out, experiment, data, *, storage, n_trials=None, n_jobs=None, tr
             ("Driver", f"{driver.type} ({sampler}pruner {driver.pruner}), {budget}"),
             ("CV", f"{experiment.cv}-fold, scoring {experiment.scoring or 'default'}, "
                    f"{_trial_budget_text(experiment)}, "
-                   f"seed {experiment.config.seed}, n_jobs {n_jobs or experiment.n_jobs}"),
+                   f"seed {experiment.config.seed}, {_jobs_text(experiment, n_jobs)}"),
             ("Storage", f"study '{experiment.name}' in {storage}"
-                        + (" (--fresh: previous study deleted)" if fresh else "")),
+                        + _fresh_text(stored, fresh=fresh, dry_run=dry_run)),
             ("Tracking", _tracking_text(experiment, tracking, tracking_uri))]
     if experiment.description:
         rows.insert(1, ("", experiment.description.strip()))
     out.print(_grid(rows))
     return total
+
+
+def _jobs_text(experiment, n_jobs):
+    """'n_jobs 2', or 'n_jobs -1 (2 processes)' for joblib's negative counts."""
+    value = experiment.n_jobs if n_jobs is None else n_jobs
+    count = n_workers(value)
+    return f"n_jobs {value}" + ("" if value > 0 else f" ({count} processes)")
+
+
+def _fresh_text(stored, *, fresh, dry_run):
+    """What --fresh does (or, with --dry-run, would do) to the stored study."""
+    if not fresh:
+        return ""
+    if stored is None:
+        return " (--fresh: no stored study to delete)"
+    if dry_run:
+        return f" (--fresh: the stored study of {len(stored)} trials would be deleted)"
+    return f" (--fresh: previous study deleted: {len(stored)} trials)"
 
 
 def _trial_budget_text(experiment):
@@ -144,117 +145,54 @@ def _tracking_text(experiment, tracking, tracking_uri):
     return f"MLflow {uri}, experiment '{name}'"
 
 
-# ---------------------------------------------------------------- summary
-
-def _counts_text(states):
-    """'24 trials: 15 complete, 8 pruned, 1 failed'."""
-    counts = {s: sum(1 for x in states if x == s) for s in _STATE_ORDER}
-    parts = [f"{counts[s]} {'failed' if s == 'fail' else s}" for s in _STATE_ORDER
-             if counts[s] or s != "running"]
-    return f"{len(states)} trials: " + ", ".join(parts)
-
-
-def _print_results(out, experiment, storage, tracker):
-    """How to look at the results afterwards (never wrapped: the commands stay copyable)."""
-    source = experiment.where or experiment.name
-    flag = "".join(f" --set {shlex.quote(item)}" for item in experiment.overrides)
-    flag += "" if storage == experiment.storage else f" --storage {storage}"
-    lines = [f"Study:  '{experiment.name}' in {storage} (run again to resume, --fresh to "
-             "restart)", f"Report: python -m tuner report {source}{flag}"]
-    if tracker is not None:
-        lines.append(f"MLflow: python -m tuner ui --tracking-uri {tracker.tracking_uri}  "
-                     f"(experiment '{tracker.experiment_name}')")
-    for line in lines:
-        out.print(line, soft_wrap=True)
-
-
-def _param_rows(raw, resolved):
-    """Best raw parameters; a derived value (e.g. a batch-scaled rate) shows what was used."""
-    rows = []
-    for name, value in raw.items():
-        used = resolved.get(f"{run_helpers.STEP}__{name}", resolved.get(name, value))
-        text = _fmt(value) if _fmt(used) == _fmt(value) else f"{_fmt(value)} (used: {_fmt(used)})"
-        rows.append((f"  {name}", text))
-    return rows
-
-
-def print_summary(out, search, *, storage, elapsed):
-    """The summary table after a finished run."""
-    experiment, results = search.experiment_, search.cv_results_
-    best = search.best_index_
-    scoring = experiment.scoring or "score"
-    rows = [(f"Best trial #{results['trial_number'][best]}", _counts_text(
-        [str(s) for s in results["state"]]))]
-    rows += _param_rows(results["base_params"][best], results["params"][best])
-    rows.append((f"CV {scoring}", f"{search.best_score_:.4f} +- "
-                                  f"{results['std_test_score'][best]:.4f} "
-                                  f"({search.n_splits_} folds)"))
-    test = getattr(search, "test_score_", None)
-    if test is not None:
-        rows.append((f"Held-out {scoring}", f"{test:.4f} (best params refitted on train split)"))
-    rows.append(("Training", f"{results['n_epochs'][best]} epochs, "
-                             f"{results['n_updates'][best]} weight updates per fold"))
-    rows.append(("Time", f"{elapsed:.1f} s (best trial fit {results['mean_fit_time'][best]:.2f}"
-                         f" s per fold, refit {getattr(search, 'refit_time_', 0.0):.2f} s)"))
-    out.print(_grid(rows, title="Summary"))
-    if experiment.report.columns:
-        out.print(trials_table(search, experiment.report.columns, top=experiment.report.top))
-    _print_results(out, experiment, storage, getattr(search, "tracker_", None))
-
-
-def trials_table(search, columns, *, top=10):
-    """Per-trial table of the requested parameter / result columns, best first."""
-    from rich.table import Table
-
-    results = search.cv_results_
-    order = sorted(range(len(results["params"])), key=lambda i: results["rank_test_score"][i])
-    table = Table(title=f"Trials (best {min(top, len(order))} of {len(order)})",
-                  title_justify="left")
-    for column in ["trial", *columns]:
-        table.add_column(column, justify="right")
-    for i in order[:top]:
-        cells = [str(results["trial_number"][i])]
-        for column in columns:
-            raw, params = results["base_params"][i], results["params"][i]
-            value = raw.get(column, params.get(f"{run_helpers.STEP}__{column}", params.get(column)))
-            if value is None and column in results:
-                value = results[column][i]
-            cells.append(_fmt(value.item() if hasattr(value, "item") else value))
-        table.add_row(*cells)
-    return table
-
-
-def print_partial(out, experiment, storage, *, title="Summary (interrupted)"):
-    """After Ctrl-C (or when no trial completed): what the stored study holds."""
-    trials = stored_trials(storage, experiment.name) or []
-    states = [{"COMPLETE": "complete", "PRUNED": "pruned", "FAIL": "fail"}.get(
-        t.state.name, "running") for t in trials if t.state.name != "WAITING"]
-    complete = [t for t in trials if t.state.name == "COMPLETE" and t.value is not None]
-    rows = [("Trials", _counts_text(states) + " kept in the study")]
-    if complete:
-        best = max(complete, key=lambda t: t.value)
-        rows.append((f"Best so far #{best.number}", f"{best.value:.4f}  " + ", ".join(
-            f"{k}={_fmt(v)}" for k, v in best.params.items())))
-    out.print(_grid(rows, title=title))
-    _print_results(out, experiment, storage, None)
-
-
 # ---------------------------------------------------------------- commands
+
+class _Announce:
+    """Search callback: print one line when the study starts, i.e. once every check passed."""
+
+    def __init__(self, out, text):
+        self.out, self.text = out, text
+
+    def __getstate__(self):
+        return {"out": None, "text": self.text}  # worker processes print nothing
+
+    def on_study_start(self, search, study):
+        """Print the line (driver process)."""
+        if self.out is not None:
+            self.out.print(self.text, soft_wrap=True)
+
+
+def _checked(path, *, overrides, storage, n_trials, n_jobs, tracking, tracking_uri,
+             require_study):
+    """(experiment, storage, data) once every check of ``run`` passed; nothing printed yet."""
+    experiment = load_experiment(path, overrides=overrides)
+    storage = storage or experiment.storage
+    data = experiment.load_data()
+    check_run(experiment, data, storage=storage, n_trials=n_trials, n_jobs=n_jobs,
+              tracking=tracking, tracking_uri=tracking_uri, keys=("--n-jobs", "--tracking-uri"))
+    if require_study and stored_trials(storage, experiment.name) is None:
+        raise ExperimentError("no stored study to resume", source=experiment.where,
+                              key="storage", value=str(storage),
+                              allowed="start it with: python -m tuner run EXPERIMENT")
+    return experiment, storage, data
+
+
+def _partial(out, experiment, storage, *, tracking, tracking_uri, title="Summary (interrupted)"):
+    """What the stored study holds after Ctrl-C (or when no trial completed)."""
+    print_partial(out, experiment, storage, title=title,
+                  mlflow=mlflow_target(experiment, tracking=tracking, tracking_uri=tracking_uri))
+
 
 def run_command(path, *, overrides=(), n_trials=None, n_jobs=None, storage=None,
                 tracking_uri=None, tracking=True, dry_run=False, fresh=False,
                 require_study=False):
     """``tuner run`` / ``resume``: plan, progress bar, summary; returns the exit code."""
-    out = console()
-    experiment = load_experiment(path, overrides=overrides)
-    storage = storage or experiment.storage
-    if require_study and stored_trials(storage, experiment.name) is None:
-        raise ExperimentError("no stored study to resume", source=experiment.where,
-                              key="storage", value=str(storage),
-                              allowed="start it with: python -m tuner run EXPERIMENT")
-    data = experiment.load_data()
+    out, where = console(), {"tracking": tracking, "tracking_uri": tracking_uri}
+    experiment, storage, data = _checked(path, overrides=overrides, storage=storage,
+                                         n_trials=n_trials, n_jobs=n_jobs,
+                                         require_study=require_study, **where)
     total = print_plan(out, experiment, data, storage=storage, n_trials=n_trials, n_jobs=n_jobs,
-                       tracking=tracking, tracking_uri=tracking_uri, fresh=fresh)
+                       fresh=fresh, dry_run=dry_run, **where)
     if dry_run:
         out.print("Dry run: nothing was trained.")
         return EXIT_OK
@@ -263,18 +201,16 @@ def run_command(path, *, overrides=(), n_trials=None, n_jobs=None, storage=None,
     try:
         with StudyProgress(total, description=experiment.name,
                            console=console(stderr=True)) as bar:
-            search = run_experiment(experiment, n_trials=n_trials, n_jobs=n_jobs,
-                                    storage=storage, tracking_uri=tracking_uri,
-                                    tracking=tracking, fresh=fresh, callbacks=[bar],
-                                    data=data)
+            search = run_experiment(experiment, n_trials=n_trials, n_jobs=n_jobs, storage=storage,
+                                    fresh=fresh, callbacks=[bar], data=data, **where)
     except KeyboardInterrupt:
-        print_partial(out, experiment, storage)
+        _partial(out, experiment, storage, **where)
         return EXIT_INTERRUPTED
     except ValueError as exc:  # the search found no complete trial to refit (all failed)
         stored = stored_trials(storage, experiment.name) or []
         if isinstance(exc, ConfigError) or any(t.state.name == "COMPLETE" for t in stored):
             raise
-        print_partial(out, experiment, storage, title="Summary (no trial completed)")
+        _partial(out, experiment, storage, title="Summary (no trial completed)", **where)
         print("error: " + " ".join(str(exc).split()), file=sys.stderr)
         return EXIT_FAILURE
     print_summary(out, search, storage=storage, elapsed=time.perf_counter() - start)
@@ -286,14 +222,17 @@ def worker_command(path, *, storage, overrides=(), n_trials=None, n_jobs=None,
     """``tuner worker``: run trials of a stored study until its budget is spent."""
     out = console()
     experiment = load_experiment(path, overrides=overrides)
+    check_worker(experiment, storage=storage, n_jobs=n_jobs, key="--n-jobs")
     total = n_trials_budget(experiment, None if experiment.driver.type == "grid" else n_trials)
     quiet_interrupts()
-    out.print(f"Worker for study '{experiment.name}' in {storage} (budget {total} trials)")
+    header = _Announce(out, f"Worker for study '{experiment.name}' in {storage} "
+                            f"(budget {total} trials)")
     try:
         with StudyProgress(total, description=f"{experiment.name} (worker)",
                            console=console(stderr=True)) as bar:
             n_total = run_worker(experiment, storage=storage, n_trials=n_trials, n_jobs=n_jobs,
-                                 tracking_uri=tracking_uri, tracking=tracking, callbacks=[bar])
+                                 tracking_uri=tracking_uri, tracking=tracking,
+                                 callbacks=[header, bar])
     except KeyboardInterrupt:
         print_partial(out, experiment, storage)
         return EXIT_INTERRUPTED

@@ -279,7 +279,10 @@ def _check_space_values(experiment, estimator):
 
 
 def check_semantics(experiment):
-    """Cross-section checks: names in the space, scoring, report columns."""
+    """Cross-section checks: n_jobs, names in the space, scoring, report columns."""
+    from tuner._experiment_checks import n_workers
+
+    n_workers(experiment.config.n_jobs, source=experiment.where)
     estimator = _check_estimator_params(experiment)
     valid, where = estimator.get_params(), experiment.where
     spec = experiment.space.to_dict()

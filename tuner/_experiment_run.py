@@ -2,7 +2,8 @@
 
 Data split, estimator (a Pipeline with the scaler), the search space routed to
 the Pipeline's ``mlp`` step, budgets, the search driver, the held-out test
-score callback, and the clean-up of trials and child runs after Ctrl-C.
+score callback, and the clean-up of trials after Ctrl-C (MLflow's side:
+:mod:`tuner._experiment_tracking`).
 """
 
 from pathlib import Path
@@ -221,6 +222,14 @@ class HeldOutScore:
         study.set_user_attr("test_score", search.test_score_)
 
 
+def check_n_trials(experiment, n_trials):
+    """A trial budget does not apply to a grid (it runs every point)."""
+    if experiment.driver.type == "grid" and n_trials is not None:
+        raise ExperimentError("--n-trials does not apply to a grid (it runs every point)",
+                              source=experiment.where, key="driver.type", value="grid",
+                              allowed="omit --n-trials, or use driver.type random/optuna")
+
+
 def build_search(experiment, *, n_trials=None, n_jobs=None, storage=None, callbacks=(),
                  random_state=None, refit=True):
     """The experiment's GridSearch / RandomSearch / OptunaSearch, not yet fitted.
@@ -242,17 +251,14 @@ def build_search(experiment, *, n_trials=None, n_jobs=None, storage=None, callba
     estimator = build_estimator(experiment)
     seed = experiment.config.seed if random_state is None else random_state
     kwargs = dict(scoring=experiment.scoring, cv=cv_splitter(experiment),
-                  n_jobs=n_jobs or experiment.n_jobs, refit=refit,
+                  n_jobs=experiment.n_jobs if n_jobs is None else n_jobs, refit=refit,
                   pruner=None if driver.pruner == "none" else driver.pruner,
                   storage=storage or experiment.storage, study_name=experiment.name,
                   random_state=seed, callbacks=list(callbacks), budget=driver.budget_arg(),
                   resource=driver.resource)
     space = search_space(experiment, estimator)
+    check_n_trials(experiment, n_trials)
     if driver.type == "grid":
-        if n_trials is not None:
-            raise ExperimentError("--n-trials does not apply to a grid (it runs every point)",
-                                  source=experiment.where, key="driver.type", value="grid",
-                                  allowed="omit --n-trials, or use driver.type random/optuna")
         return GridSearch(estimator, space, **kwargs)
     kwargs.update(n_trials=n_trials_budget(experiment, n_trials), timeout=driver.timeout)
     if driver.type == "random":
@@ -283,18 +289,3 @@ def fail_interrupted_trials(storage, study_name, reason):
             numbers.append(trial.number)
     return numbers
 
-
-def close_running_child_runs(tracker, storage, study_name):
-    """Close MLflow child runs an interrupt left RUNNING (a worker stopped while logging),
-    with the status of their trial's final state in the study."""
-    from tuner.search.storage import stored_trials
-
-    states = {t.number: t.state.name for t in stored_trials(storage, study_name) or []}
-    client, parent = tracker.client, tracker.parent_run_id
-    runs = client.search_runs([tracker.experiment_id], filter_string=(
-        f"tags.mlflow.parentRunId = '{parent}' and attributes.status = 'RUNNING'"))
-    for run in runs:
-        number = int(run.data.tags.get("tuner.trial", -1))
-        status = {"COMPLETE": "FINISHED", "PRUNED": "KILLED"}.get(states.get(number), "FAILED")
-        client.set_terminated(run.info.run_id, status=status)
-    return len(runs)

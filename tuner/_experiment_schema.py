@@ -29,7 +29,7 @@ Every key of an experiment file, with its default::
     cv: 5
     scoring: null                  # any scikit-learn scorer name
     seed: 0
-    n_jobs: 1                      # worker processes (-1: all cores)
+    n_jobs: 1                      # worker processes (-1: all cores, -2: all but one)
     storage: null                  # default .tuner/<name>.journal; or a database URL
     tracking: {enabled: true, tracking_uri: null, experiment_name: null, log_model: true}
     report: {columns: [], top: 10} # extra per-trial table in the CLI summary
@@ -234,7 +234,7 @@ class ExperimentConfig(_Section):
     cv: int = Field(5, ge=2)
     scoring: str | None = None
     seed: int | None = 0
-    n_jobs: int = Field(1, ge=-1)
+    n_jobs: int = 1  # checked with the CLI's --n-jobs (joblib's convention, not 0)
     storage: str | None = None
     tracking: TrackingConfig = Field(default_factory=TrackingConfig)
     report: ReportConfig = Field(default_factory=ReportConfig)
@@ -255,14 +255,6 @@ class ExperimentConfig(_Section):
             raise _fail("not a valid experiment name",
                         "letters, digits, '_', '.' and '-' (it names the study and its files)")
         return value
-
-    @model_validator(mode="after")
-    def _check(self):
-        """n_jobs = 0 means nothing."""
-        if self.n_jobs == 0:
-            raise _fail("must not be 0", "a positive number of processes, or -1 for all cores",
-                        key="n_jobs", value=0)
-        return self
 
 
 # ---------------------------------------------------------------- errors -> one line

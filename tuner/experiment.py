@@ -24,6 +24,7 @@ Examples
 from pathlib import Path
 
 from tuner import _experiment_run as run_helpers
+from tuner._experiment_checks import check_cv, check_run, check_worker
 from tuner._experiment_files import (
     apply_overrides,
     check_semantics,
@@ -40,10 +41,16 @@ from tuner._experiment_run import (
     split_data,
 )
 from tuner._experiment_schema import validate_experiment
-from tuner.errors import ExperimentError
+from tuner._experiment_tracking import (
+    WorkerHooks,
+    close_interrupted,
+    make_tracker,
+    worker_tracker,
+)
 
 __all__ = ["Experiment", "build_estimator", "build_search", "epoch_budget", "list_spaces",
-           "load_experiment", "n_trials_budget", "run_experiment", "run_worker", "split_data"]
+           "load_experiment", "make_tracker", "n_trials_budget", "run_experiment", "run_worker",
+           "split_data"]
 
 STORAGE_DIR = ".tuner"
 
@@ -166,181 +173,104 @@ def load_experiment(path, overrides=()):
     return experiment
 
 
-
-
 # ---------------------------------------------------------------- running
 
-def make_tracker(experiment, data, *, tracking_uri=None):
-    """The MLflow callback of an experiment (MLflow experiment name = the experiment's name).
-
-    The parent run gets the dataset, split and every estimator parameter
-    (``mlp.<name>``) as params besides what the tracker logs itself.
-
-    Examples
-    --------
-    >>> from tuner._experiment_run import EXAMPLE
-    >>> exp = load_experiment(EXAMPLE)
-    >>> tracker = make_tracker(exp, exp.load_data())
-    >>> tracker.experiment_name, tracker.context["mlp.hidden_layer_sizes"]
-    ('digits_grid', (64,))
-    """
-    from tuner.tracking import MLflowTracker
-
-    cfg = experiment.config.tracking
-    estimator = build_estimator(experiment)
-    final = estimator.steps[-1][1] if hasattr(estimator, "steps") else estimator
-    context = {"experiment_file": experiment.where, "dataset": data.name,
-               "n_samples": data.X.shape[0], "n_features": data.X.shape[1],
-               "test_size": experiment.config.test_size, "preprocess": experiment.preprocess,
-               "estimator_class": type(final).__name__,
-               **{f"mlp.{k}": v for k, v in final.get_params().items()}}
-    return MLflowTracker(tracking_uri or cfg.tracking_uri,
-                         cfg.experiment_name or experiment.name, log_model=cfg.log_model,
-                         context={k: v for k, v in context.items() if v is not None})
+def _loaded(experiment):
+    """An Experiment, from itself or from the path of its file."""
+    return experiment if isinstance(experiment, Experiment) else load_experiment(experiment)
 
 
-def _on_interrupt(experiment, storage, tracker):
-    """After Ctrl-C: fail the interrupted trials in Optuna and close their MLflow runs."""
-    reason = "interrupted (KeyboardInterrupt)"
-    numbers = run_helpers.fail_interrupted_trials(storage, experiment.name, reason)
-    if tracker is None or tracker.parent_run_id is None:
-        return
+def _fit(search, X, y, on_interrupt):
+    """``search.fit(X, y)``; on Ctrl-C call ``on_interrupt()`` before re-raising."""
     try:
-        from tuner.tracking import fail_orphan_runs
-
-        fail_orphan_runs(tracker.tracking_uri, tracker.parent_run_id, numbers, reason)
-        run_helpers.close_running_child_runs(tracker, storage, experiment.name)
-        tracker.client.set_terminated(tracker.parent_run_id, status="KILLED")
-    except Exception as exc:  # noqa: BLE001 - never hide the interrupt behind a logging error
-        import warnings
-
-        warnings.warn(f"MLflow: could not close the interrupted runs: {exc!r}", stacklevel=2)
+        search.fit(X, y)
+    except KeyboardInterrupt:
+        on_interrupt()
+        raise
+    return search
 
 
-def run_experiment(experiment, *, n_trials=None, n_jobs=None, storage=None, tracking_uri=None,
-                   tracking=True, fresh=False, callbacks=(), data=None):
-    """Run an experiment: search on the training split, then score the held-out test split.
-
-    Parameters
-    ----------
-    experiment : Experiment, str or Path
-        A loaded experiment or the path of its file.
-    n_trials : int, optional
-        The study's total trial budget (default: the file's ``driver.n_trials``).
-    n_jobs : int, optional
-        Worker processes (default: the file's ``n_jobs``).
-    storage : str, optional
-        Optuna storage (default: the file's, else ``.tuner/<name>.journal``). The
-        study is named after the experiment, so running again resumes it: only
-        the remaining budget runs.
-    tracking_uri : str, optional
-        MLflow store (default: the file's ``tracking.tracking_uri``).
-    tracking : bool, default=True
-        Log to MLflow (when the file's ``tracking.enabled`` is also true).
-    fresh : bool, default=False
-        Delete the stored study of this name first and start over.
-    callbacks : sequence
-        Extra search callbacks (e.g. :class:`tuner.progress.StudyProgress`).
-    data : tuner.datasets.Dataset, optional
-        The experiment's data when already loaded (default: ``experiment.load_data()``).
-
-    Returns
-    -------
-    search : GridSearch, RandomSearch or OptunaSearch
-        Fitted; ``search.test_score_`` holds the held-out score (when
-        ``test_size > 0``), ``search.experiment_`` the experiment and
-        ``search.data_`` the loaded dataset.
-
-    Raises
-    ------
-    KeyboardInterrupt
-        After marking the interrupted trials failed in Optuna and MLflow;
-        completed trials stay in the storage.
-
-    Examples
-    --------
-    >>> search = run_experiment("experiments/digits_grid.yaml", tracking=False)  # doctest: +SKIP
-    >>> search.best_score_, search.test_score_  # doctest: +SKIP
-    (0.96..., 0.97...)
-    """
-    if not isinstance(experiment, Experiment):
-        experiment = load_experiment(experiment)
-    data = experiment.load_data() if data is None else data
-    X_train, X_test, y_train, y_test = run_helpers.split_data(experiment, data)
-    storage = storage or experiment.storage
-    if fresh:
-        from tuner.search.storage import delete_stored_study
-
-        delete_stored_study(storage, experiment.name)
-    tracker = None
+def _tracker(experiment, data, tracking, tracking_uri):
+    """The run's MLflow tracker, or None when tracking is off (here or in the file)."""
     if tracking and experiment.config.tracking.enabled:
-        tracker = make_tracker(experiment, data, tracking_uri=tracking_uri)
+        return make_tracker(experiment, data, tracking_uri=tracking_uri)
+    return None
+
+
+def _delete_study(storage, name):
+    """``--fresh``: delete the stored study ``name``."""
+    from tuner.search.storage import delete_stored_study
+
+    delete_stored_study(storage, name)
+
+
+def _run_search(experiment, data, *, storage, tracker, n_trials, n_jobs, callbacks):
+    """The run's search (held-out score, tracker, callbacks) and its training split."""
+    X_train, X_test, y_train, y_test = run_helpers.split_data(experiment, data)
     hooks = [run_helpers.HeldOutScore(X_test, y_test), *([tracker] if tracker else []),
              *callbacks]
     search = run_helpers.build_search(experiment, n_trials=n_trials, n_jobs=n_jobs,
                                       storage=storage, callbacks=hooks)
     search.experiment_, search.data_, search.tracker_ = experiment, data, tracker
-    try:
-        search.fit(X_train, y_train)
-    except KeyboardInterrupt:
-        _on_interrupt(experiment, storage, tracker)
-        raise
-    return search
+    return search, X_train, y_train
 
 
-class _WorkerHooks:
-    """A tracker seen by a worker: it joins the study's parent run (never creates, reopens or
-    closes it) and logs its own trials as child runs."""
+def run_experiment(experiment, *, n_trials=None, n_jobs=None, storage=None, tracking_uri=None,
+                   tracking=True, fresh=False, callbacks=(), data=None):
+    """Run an experiment: search on the training split, score the held-out test split.
 
-    def __init__(self, tracker):
-        self.tracker = tracker
+    Parameters
+    ----------
+    experiment : Experiment, str or Path
+    n_trials, n_jobs, storage, tracking_uri : optional
+        Instead of the file's ``driver.n_trials``, ``n_jobs`` (joblib's convention),
+        ``storage`` (default ``.tuner/<name>.journal``) and ``tracking.tracking_uri``.
+    tracking, fresh : bool, default=True, False
+        Log to MLflow (if ``tracking.enabled``); delete the stored study first
+        (else it resumes: the study is named after the experiment).
+    callbacks : sequence
+        Extra search callbacks (e.g. :class:`tuner.progress.StudyProgress`).
+    data : tuner.datasets.Dataset, optional
+        The experiment's data when already loaded.
 
-    def on_study_start(self, search, study):
-        """Attach to the parent run recorded on the study by the ``run`` process."""
-        from tuner.tracking import PARENT_RUN_ATTR
+    Returns
+    -------
+    search : fitted GridSearch, RandomSearch or OptunaSearch
+        With ``test_score_``, ``experiment_``, ``data_`` and ``tracker_``. A bad value
+        raises ConfigError before anything is created; Ctrl-C fails the interrupted
+        trials in Optuna and MLflow, then raises KeyboardInterrupt.
 
-        run = self.tracker.client.get_run(study.user_attrs[PARENT_RUN_ATTR])
-        self.tracker.parent_run_id, self.tracker.study_name = run.info.run_id, study.study_name
-        self.tracker.experiment_id = run.info.experiment_id
-
-    def on_epoch(self, trial_number, epoch, metrics):
-        """Forwarded to the tracker."""
-        self.tracker.on_epoch(trial_number, epoch, metrics)
-
-    def on_trial_end(self, record):
-        """Forwarded to the tracker."""
-        self.tracker.on_trial_end(record)
-
-
-def _has_parent_run(storage, experiment):
-    """True when the ``run`` process logs the study to MLflow (else the worker cannot)."""
-    import warnings
-
-    from tuner.search.storage import stored_study_attrs
-    from tuner.tracking import PARENT_RUN_ATTR
-
-    if PARENT_RUN_ATTR in stored_study_attrs(storage, experiment.name):
-        return True
-    warnings.warn(f"study {experiment.name!r} has no MLflow parent run (started with "
-                  "--no-mlflow?): this worker logs nothing to MLflow", stacklevel=3)
-    return False
+    Examples
+    --------
+    >>> run_experiment("experiments/digits_grid.yaml", tracking=False)  # doctest: +SKIP
+    """
+    experiment = _loaded(experiment)
+    data, storage = experiment.load_data() if data is None else data, storage or experiment.storage
+    check_run(experiment, data, storage=storage, n_trials=n_trials, n_jobs=n_jobs,
+              tracking=tracking, tracking_uri=tracking_uri)
+    tracker = _tracker(experiment, data, tracking, tracking_uri)
+    search, X_train, y_train = _run_search(experiment, data, storage=storage, tracker=tracker,
+                                           n_trials=n_trials, n_jobs=n_jobs, callbacks=callbacks)
+    if fresh:  # after every check: a refused run deletes nothing
+        _delete_study(storage, experiment.name)
+    return _fit(search, X_train, y_train, lambda: close_interrupted(experiment, storage, tracker))
 
 
 def run_worker(experiment, *, storage, n_trials=None, n_jobs=None, tracking_uri=None,
                tracking=True, callbacks=()):
     """Join the stored study of an experiment and run trials until its budget is spent.
 
-    The study must exist (``tuner run`` creates it). Trials are logged to the
-    study's MLflow parent run; the worker does not refit, score the test split
-    or close the study (the ``run`` process does). Its sampler seed is derived
-    from the experiment's seed and a worker index claimed from the study, so it
-    never proposes the same points as the other workers.
+    The study must exist (``tuner run`` creates it). Trials become child runs of
+    the study's MLflow parent run, in the store recorded on the study unless
+    ``tracking_uri`` or ``MLFLOW_TRACKING_URI`` is given. The worker neither refits
+    nor closes the study (the ``run`` process does); its sampler seed derives from
+    the experiment's seed and a worker index claimed from the study.
 
     Parameters
     ----------
     experiment : Experiment, str or Path
     storage : str
-        The shared storage (database URL, or journal file on a shared disk).
+        The shared storage: a database URL, or a journal file on a shared disk.
     n_trials, n_jobs, tracking_uri, tracking, callbacks
         As in :func:`run_experiment`.
 
@@ -351,32 +281,18 @@ def run_worker(experiment, *, storage, n_trials=None, n_jobs=None, tracking_uri=
 
     Examples
     --------
-    >>> run_worker("experiments/digits_optuna.yaml",
-    ...            storage="postgresql+psycopg2://db/tuner")  # doctest: +SKIP
-    24
+    >>> run_worker("experiments/digits_optuna.yaml", storage=URL)  # doctest: +SKIP
     """
-    if not isinstance(experiment, Experiment):
-        experiment = load_experiment(experiment)
-    from tuner.search.storage import stored_trials
-
-    if stored_trials(storage, experiment.name) is None:
-        raise ExperimentError("no study of this experiment in the storage", source=experiment.where,
-                              key="storage", value=storage,
-                              allowed="start it with: python -m tuner run EXPERIMENT --storage "
-                                      "URL, then start workers")
+    experiment = _loaded(experiment)
+    check_worker(experiment, storage=storage, n_jobs=n_jobs)
     data = experiment.load_data()
     X_train, _, y_train, _ = run_helpers.split_data(experiment, data)
-    hooks = list(callbacks)
-    if tracking and experiment.config.tracking.enabled and _has_parent_run(storage, experiment):
-        tracker = make_tracker(experiment, data, tracking_uri=tracking_uri)
-        _ = tracker.client  # import mlflow (3-5 s) before joining, not while holding trials up
-        hooks.insert(0, _WorkerHooks(tracker))
+    check_cv(experiment, y_train)
+    tracker = worker_tracker(experiment, data, storage, tracking_uri=tracking_uri,
+                             tracking=tracking)
+    hooks = [*([WorkerHooks(tracker)] if tracker else []), *callbacks]
     search = run_helpers.build_search(experiment, n_trials=n_trials, n_jobs=n_jobs,
                                       storage=storage, callbacks=hooks, refit=False)
-    try:
-        search.fit(X_train, y_train)
-    except KeyboardInterrupt:
-        run_helpers.fail_interrupted_trials(storage, experiment.name,
-                                            "worker interrupted (KeyboardInterrupt)")
-        raise
+    _fit(search, X_train, y_train, lambda: run_helpers.fail_interrupted_trials(
+        storage, experiment.name, "worker interrupted (KeyboardInterrupt)"))
     return len(search.study_.trials)

@@ -3,7 +3,9 @@
 :class:`StudyProgress` is a search callback using the driver-side hook
 ``on_progress(study)`` (see ``docs/INTERFACES.md``); it reads the trial states
 straight from the study, so it shows resumed trials and trials run by other
-workers too.
+workers too. A failed trial that was retried (its worker died; see
+:mod:`tuner.search.recovery`) is shown as failed but does not advance the bar:
+its retry does, so the bar never passes the budget.
 
 Examples
 --------
@@ -11,7 +13,7 @@ Examples
 >>> trials = [NS(state=NS(name="COMPLETE"), value=0.9), NS(state=NS(name="PRUNED"), value=None)]
 >>> study = NS(trials=trials, direction=NS(name="MAXIMIZE"))
 >>> count_trials(study)
-{'complete': 1, 'pruned': 1, 'fail': 0, 'running': 0, 'best': 0.9}
+{'complete': 1, 'pruned': 1, 'fail': 0, 'running': 0, 'retried': 0, 'best': 0.9}
 """
 
 import math
@@ -23,6 +25,16 @@ def _trials(study):
     """The study's trials without deep copies (when the study supports it)."""
     get = getattr(study, "get_trials", None)
     return get(deepcopy=False) if callable(get) else study.trials
+
+
+def retried_failures(trials):
+    """Numbers of the FAIL trials that were retried (listed in another trial's
+    ``retry_history``, as Optuna's retry callback and tuner's orphan recovery write)."""
+    retried = {n for t in trials for n in (getattr(t, "system_attrs", None) or {}).get(
+        "retry_history", ())}
+    if not retried:
+        return set()
+    return {t.number for t in trials if t.state.name == "FAIL" and t.number in retried}
 
 
 def count_trials(study):
@@ -37,7 +49,8 @@ def count_trials(study):
     Returns
     -------
     dict
-        ``complete``, ``pruned``, ``fail``, ``running`` counts and ``best``.
+        ``complete``, ``pruned``, ``fail``, ``running`` counts, ``retried`` (the
+        failures among them that were retried) and ``best``.
 
     Examples
     --------
@@ -49,14 +62,15 @@ def count_trials(study):
     (3, True)
     """
     counts = dict.fromkeys(("complete", "pruned", "fail", "running"), 0)
-    values = []
-    for trial in _trials(study):
+    values, trials = [], _trials(study)
+    for trial in trials:
         state = _STATES.get(trial.state.name)
         if state is not None:
             counts[state] += 1
         if state == "complete" and trial.value is not None and math.isfinite(trial.value):
             values.append(trial.value)
     maximize = getattr(getattr(study, "direction", None), "name", "MAXIMIZE") == "MAXIMIZE"
+    counts["retried"] = len(retried_failures(trials))
     counts["best"] = (max(values) if maximize else min(values)) if values else None
     return counts
 
@@ -77,8 +91,9 @@ class StudyProgress:
 
     Notes
     -----
-    Use it as a context manager around ``fit``; it pickles without its live
-    display, so it is safe to send to worker processes (they never call
+    Use it as a context manager around ``fit``; the bar appears when the study
+    starts (so a run refused before that prints no bar). It pickles without its
+    live display, so it is safe to send to worker processes (they never call
     ``on_progress``).
 
     Examples
@@ -95,13 +110,19 @@ class StudyProgress:
         self.total, self.description, self.console, self.sign = total, description, console, sign
         self.last = None
         self._progress = self._task = None
+        self._entered = False
 
     def __getstate__(self):
         state = self.__dict__.copy()
-        state.update(_progress=None, _task=None, console=None)
+        state.update(_progress=None, _task=None, console=None, _entered=False)
         return state
 
     def __enter__(self):
+        self._entered = True  # drawn from the first on_study_start / on_progress on
+        return self
+
+    def _start(self):
+        """Start the live display."""
         from rich.console import Console
         from rich.progress import (
             BarColumn,
@@ -122,11 +143,11 @@ class StudyProgress:
         self._progress.start()
         self._task = self._progress.add_task(self.description, total=self.total,
                                              states="", best="-")
-        return self
 
     def __exit__(self, *exc_info):
         if self._progress is not None:
             self._progress.stop()
+        self._entered = False
         return False
 
     def on_study_start(self, search, study):
@@ -137,9 +158,12 @@ class StudyProgress:
         """Redraw from the study's trials (driver process)."""
         counts = self.last = count_trials(study)
         if self._progress is None:
-            return
-        done = counts["complete"] + counts["pruned"] + counts["fail"]
+            if not self._entered:
+                return
+            self._start()
+        done = counts["complete"] + counts["pruned"] + counts["fail"] - counts["retried"]
+        retried = f" ({counts['retried']} retried)" if counts["retried"] else ""
         states = (f"ok {counts['complete']}  pruned {counts['pruned']}  "
-                  f"failed {counts['fail']}  running {counts['running']}")
+                  f"failed {counts['fail']}{retried}  running {counts['running']}")
         best = "-" if counts["best"] is None else f"{self.sign * counts['best']:.4f}"
         self._progress.update(self._task, completed=done, states=states, best=best)

@@ -13,6 +13,17 @@ Accepted values (see :func:`resolve_storage`):
   parallel workers.
 - an Optuna storage object, used as is.
 
+Heartbeats: a running trial writes one every ``heartbeat_interval`` seconds
+(default :data:`HEARTBEAT_INTERVAL`); a trial silent for ``grace_period``
+seconds (default :data:`GRACE_PERIOD`) is failed and retried once by the next
+worker that starts a trial. Both are keyword arguments of :func:`resolve_storage`
+and, for the command line and worker processes, the environment variables
+``TUNER_HEARTBEAT_INTERVAL`` and ``TUNER_GRACE_PERIOD`` (whole seconds > 0).
+
+:func:`check_storage` finds a storage a command cannot use (SQLite shared by
+several processes, an unknown scheme, a missing database driver, a database
+that refuses the connection) without creating anything.
+
 Examples
 --------
 >>> with resolve_storage(None, n_workers=1) as resolved:
@@ -39,6 +50,12 @@ from tuner.errors import ConfigError
 HEARTBEAT_INTERVAL = 30
 #: A running trial without a heartbeat for this long is stale (failed, then retried once).
 GRACE_PERIOD = 120
+#: Environment variables overriding the two (whole seconds > 0).
+HEARTBEAT_ENV, GRACE_PERIOD_ENV = "TUNER_HEARTBEAT_INTERVAL", "TUNER_GRACE_PERIOD"
+#: What a database URL that works looks like, per SQLAlchemy dialect.
+URL_FORMS = {"postgresql": "postgresql+psycopg2://user:password@host:5432/db "
+                           "(pip install psycopg2-binary)",
+             "mysql": "mysql+pymysql://user:password@host:3306/db (pip install pymysql)"}
 
 
 @dataclass
@@ -83,17 +100,46 @@ def _journal(path):
     return JournalStorage(JournalFileBackend(str(path)))
 
 
-def _rdb(url):
+def _seconds(value, env, default):
+    """``value``, else the whole seconds > 0 in environment variable ``env``, else ``default``."""
+    if value is not None:
+        return value
+    text = os.environ.get(env, "").strip()
+    if not text:
+        return default
+    if not text.isdigit() or int(text) <= 0:
+        raise ConfigError("must be a whole number of seconds > 0", key=env, value=text)
+    return int(text)
+
+
+def _rdb(url, heartbeat_interval=None, grace_period=None):
     """An RDB storage with heartbeats and one retry of stale trials."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    interval = _seconds(heartbeat_interval, HEARTBEAT_ENV, HEARTBEAT_INTERVAL)
+    grace = _seconds(grace_period, GRACE_PERIOD_ENV, GRACE_PERIOD)
     with warnings.catch_warnings():  # heartbeats are "experimental" since Optuna 2.x
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
         retry = optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=1)
-        return RDBStorage(url, heartbeat_interval=HEARTBEAT_INTERVAL, grace_period=GRACE_PERIOD,
-                          heartbeat_stale_trial_callback=retry,
-                          engine_kwargs={"pool_pre_ping": True})
+        try:
+            return RDBStorage(url, heartbeat_interval=interval, grace_period=grace,
+                              heartbeat_stale_trial_callback=retry,
+                              engine_kwargs={"pool_pre_ping": True})
+        except (ImportError, SQLAlchemyError):  # a user's URL: say what is wrong in one line
+            check_database_url(url)
+            raise
 
 
-def resolve_storage(storage, *, n_workers):
+def _from_text(text, n_workers, heartbeat_interval, grace_period):
+    """The storage of a journal path or a database URL."""
+    if text.startswith("sqlite") and n_workers > 1:
+        check_storage(text, n_workers=n_workers)  # SQLite locks under concurrency
+    if "://" not in text:
+        return ResolvedStorage(_journal(text))
+    return ResolvedStorage(_rdb(text, heartbeat_interval, grace_period))
+
+
+def resolve_storage(storage, *, n_workers, heartbeat_interval=None, grace_period=None):
     """Resolve a ``storage=`` value into a :class:`ResolvedStorage`.
 
     Parameters
@@ -101,6 +147,9 @@ def resolve_storage(storage, *, n_workers):
     storage : None, str, pathlib.Path or optuna.storages.BaseStorage (see the module)
     n_workers : int
         Number of worker processes that will share the study.
+    heartbeat_interval, grace_period : int, optional
+        Seconds, for a database URL (see the module; default: the environment, else
+        :data:`HEARTBEAT_INTERVAL` and :data:`GRACE_PERIOD`).
 
     Returns
     -------
@@ -125,14 +174,103 @@ def resolve_storage(storage, *, n_workers):
                               allowed="a journal file path or a database URL when n_jobs > 1")
         return ResolvedStorage(storage)
     if isinstance(storage, os.PathLike) or (isinstance(storage, str) and storage):
-        text = os.fspath(storage)
-        if text.startswith("sqlite") and n_workers > 1:  # SQLite locks under concurrency
-            raise ConfigError("SQLite is for one worker only", key="storage", value=text,
-                              allowed="a journal file path (one machine) or a postgresql:// "
-                                      "URL (several machines) when n_jobs > 1")
-        return ResolvedStorage(_rdb(text) if "://" in text else _journal(text))
+        return _from_text(os.fspath(storage), n_workers, heartbeat_interval, grace_period)
     raise ConfigError("unsupported storage", key="storage", value=storage,
                       allowed="None, a journal file path, a database URL or an optuna storage")
+
+
+# ---------------------------------------------------------------- checks before a command
+
+def sqlite_path(url):
+    """The file of a ``sqlite:///path`` URL (a Path), or None for other storages."""
+    text = str(url)
+    if not text.lower().startswith("sqlite") or "://" not in text:
+        return None
+    path = text.split("://", 1)[1].removeprefix("/").split("?", 1)[0]
+    return Path(path).expanduser() if path and path != ":memory:" else None
+
+
+def _masked(url):
+    """The URL without its password (for messages)."""
+    from sqlalchemy.engine import make_url
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:  # noqa: BLE001 - not parseable: nothing to hide that we could find
+        return url
+
+
+def check_database_url(url, *, key="storage", source=None, timeout=10):
+    """Raise ConfigError unless SQLAlchemy knows ``url``, its driver imports and it connects.
+
+    Connects once (``connect_timeout`` seconds) and writes nothing. The message
+    names the URL form that works (e.g. ``postgresql+psycopg2://``: SQLAlchemy 2.1
+    picks the ``psycopg`` 3 driver for a bare ``postgresql://``).
+    """
+    from sqlalchemy import create_engine
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
+
+    shown = _masked(url)
+    try:
+        parsed = make_url(url)
+        dialect = parsed.get_dialect()
+    except (ArgumentError, NoSuchModuleError, ValueError):
+        raise ConfigError("not a database URL SQLAlchemy knows", source=source, key=key,
+                          value=shown, allowed="; ".join(URL_FORMS.values())) from None
+    form = URL_FORMS.get(parsed.get_backend_name(), "a URL with an installed driver")
+    try:
+        dialect.import_dbapi()
+    except ImportError as exc:
+        raise ConfigError(f"the database driver {parsed.get_driver_name()!r} of this URL is not "
+                          f"installed ({exc})", source=source, key=key, value=shown,
+                          allowed=form) from None
+    timeouts = {"connect_timeout": timeout} if parsed.get_backend_name() in URL_FORMS else {}
+    engine = create_engine(parsed, connect_args=timeouts)
+    try:
+        with engine.connect():
+            pass
+    except SQLAlchemyError as exc:
+        reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+        raise ConfigError(f"cannot connect to the database: {reason}", source=source, key=key,
+                          value=shown, allowed=f"a running database server, e.g. {form}") from None
+    finally:
+        engine.dispose()
+
+
+def check_storage(storage, *, n_workers=1, joining=False, source=None):
+    """Raise ConfigError for a storage a command cannot use; create nothing.
+
+    Parameters
+    ----------
+    storage : str, pathlib.Path, optuna storage or None
+        As for :func:`resolve_storage` (objects and None are not checked).
+    n_workers : int, default=1
+        Worker processes of this command.
+    joining : bool, default=False
+        True for ``tuner worker``: another process (the run) writes the study too,
+        so SQLite is refused even for one worker.
+    source : str, optional
+        The experiment file, for the message.
+
+    Examples
+    --------
+    >>> check_storage("study.journal", n_workers=4)
+    >>> check_storage("sqlite:///s.db", joining=True)
+    Traceback (most recent call last):
+    ...
+    tuner.errors.ConfigError: storage: SQLite is for one worker only ...
+    """
+    if not isinstance(storage, str | os.PathLike) or "://" not in os.fspath(storage):
+        return
+    text = os.fspath(storage)
+    if sqlite_path(text) is not None or text.lower().startswith("sqlite"):
+        if n_workers > 1 or joining:  # SQLite locks (and fails) under concurrent writers
+            raise ConfigError("SQLite is for one worker only", source=source, key="storage",
+                              value=text, allowed="a journal file path (one machine) or a "
+                              "PostgreSQL URL like postgresql+psycopg2://user:password@host/db")
+        return
+    check_database_url(text, source=source)
 
 
 # ---------------------------------------------------------------- stored studies (CLI, report)
@@ -140,9 +278,13 @@ def resolve_storage(storage, *, n_workers):
 def stored_study(storage, study_name):
     """(Optuna storage, study id) of a stored study; (storage or None, None) when there is none.
 
-    A journal path that does not exist yet is not created: looking never writes.
+    A journal path or SQLite file that does not exist yet is not created: looking
+    never writes.
     """
-    if "://" not in str(storage) and not Path(storage).expanduser().is_file():
+    text = str(storage)
+    if "://" not in text and not Path(text).expanduser().is_file():
+        return None, None
+    if sqlite_path(text) is not None and not sqlite_path(text).is_file():
         return None, None
     backend = resolve_storage(storage, n_workers=1).storage
     try:

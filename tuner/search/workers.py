@@ -14,6 +14,13 @@ one thread (``threadpoolctl``) and calls ``study.optimize`` with
   budget, never one more (``MaxTrialsCallback`` alone can overshoot when two
   workers finish at the same moment).
 
+Worker processes die with the process that started them: a thread in each one
+watches its parent pid and ends the worker when the parent is gone (even killed
+by SIGKILL), leaving its running trial RUNNING for the next run's orphan
+recovery instead of running the rest of the study unattended. An interrupt of
+the parent (Ctrl-C, or SIGINT sent to it alone) stops handing out trials and
+interrupts the workers, which fail their running trial and exit.
+
 Examples
 --------
 >>> import optuna
@@ -29,10 +36,14 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
+import os
 import pickle
+import signal
 import sys
+import threading
+import time
 from concurrent.futures import FIRST_EXCEPTION, ProcessPoolExecutor, wait
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from functools import partial
 
@@ -48,6 +59,10 @@ from tuner.search.recovery import budget_used, budgeted
 COUNTED = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL, TrialState.RUNNING)
 
 _TICKETS = None  # multiprocessing.Value shared by the workers of one search
+#: Seconds between two checks of a worker process that its parent still runs.
+PARENT_POLL_SECONDS = 0.5
+#: Exit code of a worker process that outlived the process that started it.
+EXIT_PARENT_GONE = 70
 
 
 def counted_trials(study):
@@ -122,10 +137,37 @@ def run_in_process(study, job):
     return max(remaining, 0)
 
 
-def _init_worker(tickets):
-    """Process-pool initializer: keep the shared ticket counter."""
+def _watch_parent(parent_pid, poll):
+    """Thread body: end this process as soon as its parent is no longer ``parent_pid``."""
+    while os.getppid() == parent_pid:  # a re-parented orphan gets another parent (init)
+        time.sleep(poll)
+    os._exit(EXIT_PARENT_GONE)  # no clean-up: the trial stays RUNNING for orphan recovery
+
+
+def die_with_parent(parent_pid, *, poll=PARENT_POLL_SECONDS):
+    """End this process within ``poll`` seconds once process ``parent_pid`` is gone.
+
+    A daemon thread compares ``os.getppid()`` with ``parent_pid``: when the
+    parent dies (SIGKILL included) the child is re-parented and the thread
+    calls ``os._exit``. Portable (no ``prctl``), and costs one wake-up per ``poll``.
+    """
+    threading.Thread(target=_watch_parent, args=(parent_pid, poll), daemon=True,
+                     name="tuner-parent-watch").start()
+
+
+def _interrupt_once(signum, frame):
+    """SIGINT handler of a worker: raise KeyboardInterrupt once, ignore later SIGINTs (a
+    terminal's Ctrl-C and the parent's forwarded one must not interrupt the clean-up)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    raise KeyboardInterrupt
+
+
+def _init_worker(tickets, parent_pid):
+    """Process-pool initializer: keep the ticket counter, die with the parent, one SIGINT."""
     global _TICKETS
     _TICKETS = tickets
+    die_with_parent(parent_pid)
+    signal.signal(signal.SIGINT, _interrupt_once)
 
 
 def _worker_main(job):
@@ -188,20 +230,43 @@ def run_workers(study, jobs, *, on_progress=None, poll_interval=1.0):
     ctx = multiprocessing.get_context("spawn")
     tickets = ctx.Value("i", remaining)
     with ProcessPoolExecutor(len(jobs), mp_context=ctx, initializer=_init_worker,
-                             initargs=(tickets,)) as pool:
+                             initargs=(tickets, os.getpid())) as pool:
         with _script_not_rerun(jobs):  # workers are spawned by the first submits
             futures = [pool.submit(_worker_main, job) for job in jobs]
-        pending = set(futures)
-        while pending:
-            done, pending = wait(pending, timeout=poll_interval, return_when=FIRST_EXCEPTION)
-            if any(f.exception() is not None for f in done):
-                with tickets.get_lock():  # let the other workers stop after their trial
-                    tickets.value = 0
-            if on_progress is not None:
-                on_progress(study)
+        try:
+            _wait_for_workers(futures, tickets, study, on_progress, poll_interval)
+        except KeyboardInterrupt:  # leaving the block waits for the workers to exit
+            _interrupt_workers(pool, tickets)
+            raise
     for future in futures:
         future.result()
     return remaining
+
+
+def _no_more_tickets(tickets):
+    """Hand out no further trial: each worker stops after its running trial."""
+    with tickets.get_lock():
+        tickets.value = 0
+
+
+def _wait_for_workers(futures, tickets, study, on_progress, poll_interval):
+    """Wait for every worker; after one fails, let the others stop after their trial."""
+    pending = set(futures)
+    while pending:
+        done, pending = wait(pending, timeout=poll_interval, return_when=FIRST_EXCEPTION)
+        if any(f.exception() is not None for f in done):
+            _no_more_tickets(tickets)
+        if on_progress is not None:
+            on_progress(study)
+
+
+def _interrupt_workers(pool, tickets):
+    """After an interrupt of this process: no new trials, and SIGINT to every worker (a
+    terminal sends it to all of them; ``kill -INT <pid>`` only to this one)."""
+    _no_more_tickets(tickets)
+    for pid in list(getattr(pool, "_processes", None) or ()):
+        with suppress(ProcessLookupError):  # already gone
+            os.kill(pid, signal.SIGINT)
 
 
 class _NoInterruptTraceback(logging.Filter):
