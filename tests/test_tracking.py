@@ -7,9 +7,12 @@ and 1 failed trial). The others drive the callback hooks with real
 """
 
 import json
+import os
 import pickle
+import signal
 import subprocess
 import sys
+import textwrap
 import warnings
 
 import numpy as np
@@ -131,10 +134,10 @@ def test_tracker_pruned_trial_is_killed_and_stopped_early(tracked_search):
 
 
 def test_tracker_failed_trial_has_reason_and_failed_status(tracked_search):
-    number = _trial_by_state(tracked_search, "fail")
+    number = _trial_by_state(tracked_search, "fail")  # cv_results_ keeps Optuna's name
     run = _children(tracked_search)[number]
     assert run.info.status == "FAILED"
-    assert run.data.tags["tuner.state"] == "fail"
+    assert run.data.tags["tuner.state"] == "failed"  # the requirement's name in MLflow
     assert "learning_rate_init" in run.data.tags["tuner.fail_reason"]
     assert run.data.tags["tuner.fail_reason"].startswith("InvalidParameterError")
     assert "mean_test_score" not in run.data.metrics  # error_score=nan is not logged
@@ -149,7 +152,10 @@ def test_tracker_parent_params_summary_and_artifacts(tracked_search):
     assert params["version.mlflow"].startswith("3.")
     assert json.loads(params["space.learning_rate_init"]) == {
         "type": "categorical", "choices": [0.02, 0.01, 1e-05, -1.0]}
-    assert float(params["best_learning_rate_init"]) == search.best_params_["learning_rate_init"]
+    assert not any(key.startswith("best") for key in params)  # params would go stale on resume
+    best = search.best_params_["learning_rate_init"]
+    assert float(run.data.tags["best.learning_rate_init"]) == best
+    assert metrics["best_learning_rate_init"] == best
     assert metrics["best_score"] == pytest.approx(search.best_score_)
     assert (metrics["n_trials_complete"], metrics["n_trials_pruned"],
             metrics["n_trials_failed"]) == (2, 1, 1)
@@ -195,6 +201,7 @@ def test_tracker_pickles_without_client_and_logs_from_a_copy(manual):
     for epoch in range(1, 4):
         copy.on_epoch(10, epoch, {"mean_test_score": 0.5 + epoch / 10})
     copy.on_trial_end(_record(10, "complete"))
+    copy.flush()
     runs = tracker.client.search_runs(
         [tracker.experiment_id], filter_string="tags.`tuner.trial` = '10'")
     assert len(runs) == 1
@@ -202,6 +209,8 @@ def test_tracker_pickles_without_client_and_logs_from_a_copy(manual):
 
 
 def test_tracker_sends_one_log_batch_per_trial(manual):
+    from tuner.tracking._children import log_trial_run
+
     tracker, _ = manual
     calls = []
     real = tracker.client.log_batch
@@ -211,10 +220,11 @@ def test_tracker_sends_one_log_batch_per_trial(manual):
         return real(*args, **kwargs)
 
     tracker.client.log_batch = counting
-    try:
-        for epoch in range(1, 301):  # 300 epochs x 4 values: more than one REST batch (1000)
-            tracker.on_epoch(11, epoch, {"mean_test_score": 0.5, "train_loss": 1.0})
-        tracker.on_trial_end(_record(11, "complete", epochs=300))
+    buffered = [(1000 + epoch, epoch, {"mean_test_score": 0.5, "train_loss": 1.0})
+                for epoch in range(1, 301)]  # 300 epochs x 4 values: more than one REST batch
+    try:  # what the writer runs for each trial
+        log_trial_run(tracker.client, (tracker.experiment_id, tracker.parent_run_id, "manual"),
+                      _record(11, "complete", epochs=300), buffered, start=1000, end=2000)
     finally:
         del tracker.client.log_batch
     assert len(calls) == 1 and calls[0] > 1000
@@ -244,9 +254,10 @@ def test_tracker_worker_without_study_start_finds_parent(manual):
     tracker, _ = manual
     worker = MLflowTracker(tracker.tracking_uri, experiment_name="manual")
     worker.on_trial_end(_record(12, "pruned", study_name="manual"))
-    assert worker.parent_run_id == tracker.parent_run_id
+    worker.flush()
     run = tracker.client.search_runs([tracker.experiment_id],
                                      filter_string="tags.`tuner.trial` = '12'")[0]
+    assert run.data.tags["mlflow.parentRunId"] == tracker.parent_run_id
     assert run.info.status == "KILLED"
 
 
@@ -259,7 +270,57 @@ def test_tracker_unreachable_store_warns_instead_of_failing_the_trial(manual, mo
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         broken.on_trial_end(_record(13, "complete"))
+        broken.flush()
     assert any("could not log trial 13" in str(w.message) for w in caught)
+
+
+@pytest.mark.parametrize("ending", ["exit", "interrupt"])
+def test_tracker_queued_runs_are_written_by_a_writer_process_before_exit(manual, ending):
+    tracker, _ = manual
+    numbers = (40, 41) if ending == "exit" else (42, 43)
+    code = textwrap.dedent(f"""
+        import os, sys
+        from tuner.search.records import TrialRecord
+        from tuner.tracking import MLflowTracker, _writer
+
+        tracker = MLflowTracker({tracker.tracking_uri!r}, experiment_name="manual")
+        for number in {numbers!r}:  # queued; the script ends at once, without a flush
+            tracker.on_epoch(number, 1, {{"mean_test_score": 0.5}})
+            tracker.on_trial_end(TrialRecord(number=number, state="complete", params={{}},
+                                             raw_params={{}}, n_epochs=1, study_name="manual"))
+        print("mlflow" in sys.modules, _writer.writer_pid() not in (None, os.getpid()))
+        {"raise KeyboardInterrupt" if ending == "interrupt" else "pass"}
+    """)
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            timeout=600)
+    assert (result.returncode == 0) == (ending == "exit"), result.stderr
+    assert result.stdout.split() == ["False", "True"]  # the trial's process stays mlflow-free
+    runs = tracker.client.search_runs([tracker.experiment_id], filter_string=(
+        f"tags.`mlflow.parentRunId` = '{tracker.parent_run_id}'"))
+    written = {int(r.data.tags["tuner.trial"]): r for r in runs}
+    assert set(numbers) <= set(written), result.stderr
+    for number in numbers:
+        history = tracker.client.get_metric_history(written[number].info.run_id,
+                                                    "mean_test_score")
+        assert [(p.step, p.value) for p in history] == [(1, 0.5)]
+
+
+def test_tracker_replaces_a_killed_writer_process_without_losing_runs(manual):
+    from tuner.tracking import _writer
+
+    tracker, _ = manual
+    tracker.on_trial_end(_record(15, "complete"))
+    tracker.flush()
+    killed = _writer.writer_pid()
+    os.kill(killed, signal.SIGKILL)
+    os.waitpid(killed, 0)  # reap it: its pipe is closed now
+    for number in (16, 17):  # the first finds the pipe broken and runs on a thread here
+        tracker.on_trial_end(_record(number, "complete"))
+    tracker.flush()
+    runs = tracker.client.search_runs([tracker.experiment_id], filter_string=(
+        f"tags.`mlflow.parentRunId` = '{tracker.parent_run_id}'"))
+    assert {15, 16, 17} <= {int(r.data.tags["tuner.trial"]) for r in runs}
+    assert _writer.writer_pid() not in (None, killed)
 
 
 def test_fail_orphan_runs_creates_failed_children_and_keeps_finished(manual):
@@ -270,7 +331,7 @@ def test_fail_orphan_runs_creates_failed_children_and_keeps_finished(manual):
     for run_id in created:
         run = tracker.client.get_run(run_id)
         assert run.info.status == "FAILED"
-        assert run.data.tags["tuner.state"] == "fail"
+        assert run.data.tags["tuner.state"] == "failed"
         assert run.data.tags["tuner.fail_reason"] == "worker died (stale heartbeat)"
         assert run.data.tags["mlflow.parentRunId"] == tracker.parent_run_id
     killed = fail_orphan_runs(tracker.tracking_uri, tracker.parent_run_id, [22], "stopped",
@@ -295,57 +356,3 @@ def test_tracking_import_does_not_import_mlflow():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True).stdout.split()
     assert out == ["False", "False"]
-
-
-@pytest.mark.slow
-def test_tracker_worker_processes_attach_children_to_parent(tmp_path):
-    from sklearn.datasets import load_digits
-
-    from tuner.estimators import MLPClassifier
-    from tuner.search import RandomSearch
-
-    X, y = load_digits(return_X_y=True)
-    tracker = MLflowTracker(f"sqlite:///{tmp_path / 'mlflow.db'}", log_plots=False,
-                            log_model=False)
-    tracker.client.search_experiments()  # the store exists before workers start
-    search = RandomSearch(MLPClassifier(hidden_layer_sizes=(8,), max_iter=3, random_state=0),
-                          {"learning_rate_init": {"type": "float", "low": 1e-3, "high": 0.1,
-                                                  "log": True}},
-                          n_trials=4, n_jobs=2, cv=2, callbacks=[tracker], random_state=0,
-                          storage=f"{tmp_path / 'study.journal'}", study_name="workers")
-    search.fit(X[:200] / 16.0, y[:200])
-    runs = tracker.client.search_runs(
-        [tracker.experiment_id],
-        filter_string=f"tags.`mlflow.parentRunId` = '{tracker.parent_run_id}'")
-    assert sorted(int(r.data.tags["tuner.trial"]) for r in runs) == [0, 1, 2, 3]
-    assert all(len(tracker.client.get_metric_history(r.info.run_id, "mean_test_score")) == 3
-               for r in runs)
-
-
-@pytest.mark.slow
-def test_tracker_resumed_search_adds_children_to_the_same_parent(tmp_path):
-    from sklearn.datasets import load_digits
-
-    from tuner.estimators import MLPClassifier
-    from tuner.search import RandomSearch
-
-    X, y = load_digits(return_X_y=True)
-    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
-    parents = []
-    for n_trials in (2, 3):  # the second fit resumes the study up to 3 trials
-        tracker = MLflowTracker(uri, log_plots=False, log_model=False)
-        search = RandomSearch(
-            MLPClassifier(hidden_layer_sizes=(8,), max_iter=2, random_state=0),
-            {"learning_rate_init": {"type": "float", "low": 1e-3, "high": 0.1, "log": True}},
-            n_trials=n_trials, cv=2, callbacks=[tracker], random_state=0,
-            storage=str(tmp_path / "study.journal"), study_name="resumed")
-        search.fit(X[:150] / 16.0, y[:150])
-        parents.append(tracker.parent_run_id)
-    assert parents[0] == parents[1]
-    client = tracker.client
-    children = client.search_runs([tracker.experiment_id],
-                                  filter_string=f"tags.`mlflow.parentRunId` = '{parents[0]}'")
-    assert sorted(r.info.run_name for r in children) == ["trial-000", "trial-001", "trial-002"]
-    counts = client.get_metric_history(parents[0], "n_trials_complete")
-    assert sorted((p.step, p.value) for p in counts) == [(2, 2.0), (3, 3.0)]
-    assert client.get_run(parents[0]).info.status == "FINISHED"

@@ -6,7 +6,13 @@ parent run ``tiny-grid`` with children ``trial-000`` .. ``trial-003``.
 
 import importlib.util
 import json
+import os
+import select
+import signal
 import socket
+import subprocess
+import sys
+import time
 import urllib.parse
 import urllib.request
 from pathlib import Path
@@ -51,8 +57,7 @@ def ui(tracked_search):
     port = _free_port()
     server = launch_ui(tracked_search.uri, port=port, block=False, quiet=True)
     yield f"http://127.0.0.1:{port}", tracked_search
-    server.terminate()
-    server.wait(timeout=30)
+    server.stop()
 
 
 def test_ui_health_and_rest_api_list_children_with_epoch_history(ui):
@@ -101,3 +106,84 @@ def test_ui_experiment_page_shows_parent_and_children(ui, tmp_path):
             browser.close()
     assert "tiny-grid" in text and all(name in text for name in TRIALS)
     assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and shot.stat().st_size > 10_000
+
+
+# ---- the command line launcher ------------------------------------------------------
+def _descendants(pid):
+    """Pids of every process below ``pid`` (read from /proc)."""
+    parents = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:  # exited meanwhile
+            continue
+        parents.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    found, todo = [], [pid]
+    while todo:
+        children = parents.get(todo.pop(), [])
+        found += children
+        todo += children
+    return found
+
+
+def _running(pid):
+    """True while ``pid`` exists and is not a zombie."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def _listening(port):
+    """True when something accepts connections on 127.0.0.1:``port``."""
+    with socket.socket() as sock:
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+def _read_line_starting(stream, prefix, timeout):
+    """The first line of ``stream`` that starts with ``prefix`` (None at EOF or timeout)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        ready, _, _ = select.select([stream], [], [], 1.0)
+        if ready:
+            line = stream.readline()
+            if not line or line.startswith(prefix):
+                return line or None
+    return None
+
+
+def _eventually(condition, timeout):
+    """Poll ``condition`` until it holds (True) or ``timeout`` seconds pass (False)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.2)
+    return condition()
+
+
+@pytest.mark.parametrize("stop_signal", [signal.SIGTERM, signal.SIGINT], ids=["term", "int"])
+def test_ui_cli_prints_url_and_a_signal_stops_the_whole_server(tmp_path, stop_signal):
+    port, uri = _free_port(), f"sqlite:///{tmp_path / 'mlflow.db'}"
+    env = {**os.environ, "MLFLOW_TRACKING_URI": uri}
+    launcher = subprocess.Popen([sys.executable, "-m", "tuner", "ui", "--port", str(port)],
+                                cwd=tmp_path, env=env, stdout=subprocess.PIPE,
+                                stderr=subprocess.DEVNULL, text=True)
+    server = []
+    try:
+        line = _read_line_starting(launcher.stdout, "MLflow UI for", timeout=180)
+        assert line == f"MLflow UI for {uri} at http://127.0.0.1:{port}  (Ctrl-C to stop)\n"
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=10) as answer:
+            assert answer.read().strip() == b"OK"
+        server = _descendants(launcher.pid)  # mlflow server and its uvicorn
+        assert len(server) >= 2
+        launcher.send_signal(stop_signal)  # to the launcher alone (kill, systemd, a shell)
+        assert launcher.wait(timeout=60) == 0
+        assert _eventually(lambda: not _listening(port), timeout=30)
+        assert _eventually(lambda: not any(_running(pid) for pid in server), timeout=30)
+    finally:
+        for pid in [launcher.pid, *server]:
+            if _running(pid):
+                os.kill(pid, signal.SIGKILL)
+        launcher.wait()
+

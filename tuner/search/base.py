@@ -24,9 +24,10 @@ from sklearn.exceptions import NotFittedError
 from sklearn.metrics import check_scoring
 from sklearn.metrics._scorer import _check_multimetric_scoring
 from sklearn.model_selection import check_cv
-from sklearn.utils import get_tags, indexable
+from sklearn.utils import _safe_indexing, get_tags, indexable
 from sklearn.utils._available_if import available_if
 from sklearn.utils.multiclass import unique_labels
+from sklearn.utils.validation import _num_samples
 
 from tuner.errors import ConfigError
 from tuner.search.budget import RESOURCES, check_budget, max_resource, resolve_pruner
@@ -125,8 +126,12 @@ class BaseSearch(MetaEstimatorMixin, BaseEstimator):
             self._run(study, task, resolved.storage, n_trials, seeds[1:])
             wait_for_others(study, resolved.storage, on_progress=task.callbacks.on_progress)
             self.study_ = self._detach(study, resolved)
-        self._collect(task)
-        self._refit(task)
+        try:
+            self._collect(task)
+            self._refit(task)
+        except Exception as error:  # e.g. no trial completed: trackers close the study
+            task.callbacks.on_study_error(self, self.study_, error)
+            raise
         task.callbacks.on_study_end(self, self.study_)
         return self
 
@@ -275,6 +280,8 @@ class BaseSearch(MetaEstimatorMixin, BaseEstimator):
             model, task.X, task.y, n_epochs=int(self.cv_results_["n_epochs"][self.best_index_]),
             classes=task.classes, n_updates=budget if kind == "updates" else None)
         self.refit_time_ = time.perf_counter() - start
+        # a few real rows for model signatures and input examples (MLflow's model logging)
+        self.input_example_ = _safe_indexing(task.X, np.arange(min(5, _num_samples(task.X))))
 
     # ---- delegation to the best estimator ---------------------------------
     def __sklearn_tags__(self):

@@ -15,6 +15,10 @@ Hooks (all optional; a callback defines only what it needs):
     while worker processes run.
 ``on_study_end(search, study)``
     Driver process, after the refit.
+``on_study_error(search, study, error)``
+    Driver process, instead of ``on_study_end`` when the search fails after its
+    trials ran (e.g. no trial completed, or the refit raised); ``error`` is then
+    re-raised by ``fit``.
 
 Callbacks are pickled to the worker processes after ``on_study_start`` ran.
 
@@ -35,7 +39,8 @@ from __future__ import annotations
 
 import sys
 
-HOOKS = ("on_study_start", "on_epoch", "on_trial_end", "on_progress", "on_study_end")
+HOOKS = ("on_study_start", "on_epoch", "on_trial_end", "on_progress", "on_study_end",
+         "on_study_error")
 
 
 class CallbackList:
@@ -88,6 +93,10 @@ class CallbackList:
     def on_study_end(self, search, study):
         """Forward to each callback's ``on_study_end``."""
         self._call("on_study_end", search, study)
+
+    def on_study_error(self, search, study, error):
+        """Forward to each callback's ``on_study_error``."""
+        self._call("on_study_error", search, study, error)
 
 
 class TrialPrinter:

@@ -11,29 +11,58 @@ Parent run (run name = study name, tag ``tuner.role=study``)
     estimator class and its fixed parameters (``estimator.<name>``), the search
     space (``space.<name>``, and the artifact ``space.yaml``), the ``context``
     entries (dataset name and shape, ...), package versions (``version.<pkg>``).
-    At study end: ``best_<name>`` params, metrics ``best_score``,
-    ``n_trials_complete`` / ``n_trials_pruned`` / ``n_trials_failed``,
-    ``test_score`` (see below), artifacts ``cv_results.csv``, the table
-    ``cv_results.json``, ``plots/*.png`` and the refitted best model ``model``.
+    At study end: metrics ``best_score``, ``n_trials_complete`` /
+    ``n_trials_pruned`` / ``n_trials_failed``, ``test_score`` (see below); the
+    best parameters as tags ``best.<name>`` and, when numeric, metrics
+    ``best_<name>``; tag ``tuner.best_trial``; artifacts ``cv_results.csv``, the
+    table ``cv_results.json``, ``plots/*.png`` and the refitted best model
+    ``model``. Status FINISHED, or FAILED when no trial completed or the search
+    failed after its trials (tag ``tuner.error``: why).
 Child run per trial (run name ``trial-007``, tag ``mlflow.parentRunId``)
     params: the trial's estimator parameters; metrics per epoch with
     ``step=epoch`` (``mean_test_score``, ``std_test_score``, ``train_loss``,
     ``split<k>_test_score``, and ``mean_test_<metric>`` with several metrics),
     final ``mean_test_score``, ``std_test_score``, ``mean_fit_time``,
     ``n_epochs``, ``n_updates`` (step = last epoch); tags ``tuner.trial``,
-    ``tuner.study``, ``tuner.state`` and ``tuner.fail_reason``.
+    ``tuner.study``, ``tuner.state`` (``complete`` / ``pruned`` / ``failed``;
+    ``cv_results_`` and Optuna keep their own ``fail``) and ``tuner.fail_reason``.
     Run status: complete -> FINISHED, pruned -> KILLED, failed -> FAILED
     (filter with ``attributes.status = 'KILLED'`` or ``tags.`tuner.state` = 'pruned'``).
 
-Cost: per trial one ``create_run``, one ``log_batch`` and one ``set_terminated``
-(~50-90 ms on SQLite; the store is switched to write-ahead logging, which
-halves it); the study start ~0.3 s, the study end ~1 s plus plots (~3 s) and
-the model (~0.5 s). See ``docs/bench_tracking.md``.
+Resumed studies
+---------------
+Running the same study again (larger ``n_trials``) reopens its parent run.
+MLflow params are immutable, so nothing that a resume can change is a param:
+the best parameters are tags ``best.<name>`` (overwritten at each study end)
+and metrics ``best_<name>`` / ``best_score`` whose latest value is the current
+best (step = number of finished trials, so the history shows each resume);
+``cv_results.csv`` and the ``cv_results.json`` table are rewritten with every
+trial (``log_table`` alone would append the old rows again).
+
+Cost and reliability
+--------------------
+Per trial one ``create_run``, one ``log_batch`` and one ``set_terminated``
+(~30-50 ms on SQLite, most of it SQLAlchemy's CPU work). ``on_trial_end`` only
+queues them: one background thread per process writes the runs while the next
+trial trains (:mod:`~tuner.tracking._writer`), so a trial no longer waits for
+MLflow. Queued runs are written before the study end logs its summary, before
+crash recovery closes runs, and before the process exits (also after Ctrl-C).
+If a run is lost anyway (a worker killed between Optuna recording the trial and
+the write, a store that was down), the next study start (resume) or study end
+rebuilds it from the Optuna trial's stored attributes, per-epoch history
+included (tag ``tuner.reconciled``). The study start costs ~0.3 s, the study
+end ~0.1 s plus plots (~3 s) and the model (~0.5 s). See
+``docs/bench_tracking.md``.
 
 Held-out test score: ``on_study_end`` logs ``search.test_score_`` (a number
 or ``{name: number}``) when an earlier callback's ``on_study_end`` set it (the
 experiment runner does); after ``fit``, ``tracker.log_test_score(score)`` does
 the same.
+
+Model: ``mlflow.sklearn.log_model`` with explicit ``pip_requirements``, the
+first training rows as input example (and signature), and the ``tuner``
+package as ``code_paths``, so the model loads where tuner is not installed
+(``MLFLOW_ALLOW_PICKLE_DESERIALIZATION=true`` is still needed: cloudpickle).
 
 Store: ``MLFLOW_TRACKING_URI``, else ``sqlite:///mlflow.db`` in the working
 directory (made absolute). The driver creates it in ``on_study_start``, before
@@ -44,16 +73,21 @@ training experiment so the MLflow 3 UI opens it on its runs. Crash recovery:
 :func:`fail_orphan_runs`. UI: :func:`launch_ui`.
 """
 
-import os
 import warnings
-from pathlib import Path
+from functools import partial
 
 from tuner.tracking import _study as parts
+from tuner.tracking import _writer
+from tuner.tracking._children import (
+    close_orphans,
+    fail_orphan_runs,
+    write_missing_runs,
+    write_trial,
+)
 from tuner.tracking._model import log_best_model
 from tuner.tracking._study import (
-    RUN_STATUS,
+    DEFAULT_TRACKING_URI,  # noqa: F401 - part of this package's names
     batch,
-    find_parent_run,
     flatten,
     get_experiment_id,
     make_client,
@@ -62,11 +96,9 @@ from tuner.tracking._study import (
     package_versions,
     parent_params,
     parent_tags,
+    resolve_tracking_uri,
     space_yaml,
-    trial_metrics,
-    trial_params,
-    trial_start,
-    trial_tags,
+    trial_counts,
     use_wal,
 )
 from tuner.tracking._ui import launch_ui
@@ -75,36 +107,6 @@ __all__ = ["MLflowTracker", "fail_orphan_runs", "launch_ui", "resolve_tracking_u
 
 PARENT_RUN_ATTR = "mlflow_parent_run_id"
 TRACKING_URI_ATTR = "mlflow_tracking_uri"
-DEFAULT_TRACKING_URI = "sqlite:///mlflow.db"
-
-
-def resolve_tracking_uri(tracking_uri=None):
-    """Return the tracking URI to use, with SQLite paths made absolute.
-
-    Parameters
-    ----------
-    tracking_uri : str, optional
-        Explicit URI. Default: ``MLFLOW_TRACKING_URI``, else ``sqlite:///mlflow.db``
-        in the working directory.
-
-    Returns
-    -------
-    str
-        The URI; a relative SQLite path is resolved against the working
-        directory so that workers and the UI started elsewhere find the same file.
-
-    Examples
-    --------
-    >>> resolve_tracking_uri("http://127.0.0.1:5000")
-    'http://127.0.0.1:5000'
-    """
-    uri = tracking_uri or os.environ.get("MLFLOW_TRACKING_URI") or DEFAULT_TRACKING_URI
-    prefix = "sqlite:///"
-    if uri.startswith(prefix) and not uri.startswith(prefix + "/"):
-        uri = prefix + str(Path(uri[len(prefix):]).resolve())
-    return uri
-
-
 class MLflowTracker:
     """Search callback that logs a study to MLflow (parent run) and each trial (child run).
 
@@ -181,7 +183,7 @@ class MLflowTracker:
         if parent is not None:
             self.experiment_id, self.parent_run_id = parent.info.experiment_id, parent.info.run_id
             client.update_run(self.parent_run_id, status="RUNNING")
-            self._close_lost_trials(study)
+            self._repair_children(study)
             return
         name = self.experiment_name or study.study_name
         self.experiment_id = get_experiment_id(client, name, self.tracking_uri)
@@ -208,64 +210,108 @@ class MLflowTracker:
         except MlflowException:
             return None
 
-    def _close_lost_trials(self, study):
-        """Give trials that died with their worker a FAILED child run (crash recovery).
+    def _repair_children(self, study):
+        """Close the runs of trials lost with their worker, then rebuild any missing run.
 
         Lost trials: failed by :func:`tuner.search.recovery.recover_orphans`
         (system attribute ``tuner:orphaned``) or by Optuna's stale-heartbeat check
-        (retried, so listed in another trial's ``retry_history``)."""
+        (retried, so listed in another trial's ``retry_history``). Then every
+        settled, finished trial without a child run gets one from its stored
+        attributes (:meth:`reconcile`)."""
         trials = study.get_trials(deepcopy=False)
         retried = {n for t in trials for n in t.system_attrs.get("retry_history", ())}
         lost = {t.number: t.system_attrs.get("tuner:orphaned", "worker lost (stale heartbeat)")
                 for t in trials if t.state.name == "FAIL"
                 and ("tuner:orphaned" in t.system_attrs or t.number in retried)}
-        for reason in sorted(set(lost.values())):
-            numbers = [number for number, why in lost.items() if why == reason]
-            try:
-                _close_orphans(self.client, self.parent_run_id, numbers, reason, "FAILED")
-            except Exception as exc:  # noqa: BLE001 - the study itself is safe
-                warnings.warn(f"MLflow: could not close lost trials {numbers}: {exc!r}",
-                              stacklevel=2)
+        try:
+            for reason in sorted(set(lost.values())):
+                numbers = [number for number, why in lost.items() if why == reason]
+                close_orphans(self.client, self.parent_run_id, numbers, reason, "FAILED")
+            write_missing_runs(self.client, self._ids(), study)
+        except Exception as exc:  # noqa: BLE001 - the study itself is safe in Optuna
+            warnings.warn(f"MLflow: could not repair the child runs: {exc!r}", stacklevel=2)
+
+    def reconcile(self, study):
+        """Write the child run of each finished trial of ``study`` that has none in MLflow.
+
+        Runs at every study start (resume) and end; call it to repair a store by
+        hand. A missing run (a worker stopped between Optuna recording the trial
+        and the run being written, a store that was down) is rebuilt from the
+        attributes the evaluator stored on the Optuna trial: params, the
+        per-epoch history, final scores, state and failure reason (tag
+        ``tuner.reconciled``). Trials that another live worker may still be
+        logging are left to it.
+
+        Parameters
+        ----------
+        study : optuna.Study
+            The study of this tracker's parent run (after ``on_study_start``).
+
+        Returns
+        -------
+        list of int
+            Numbers of the trials whose runs were written.
+
+        Examples
+        --------
+        >>> tracker.reconcile(search.study_)  # doctest: +SKIP
+        [4]
+        """
+        self.flush()
+        return write_missing_runs(self.client, self._ids(), study)
+
+    def _ids(self):
+        """``(experiment_id, parent_run_id, study_name)`` of the parent run."""
+        return self.experiment_id, self.parent_run_id, self.study_name
 
     def on_epoch(self, trial_number, epoch, metrics):
         """Buffer one epoch's metrics (sent at trial end, in one batch)."""
         self._epochs.setdefault(trial_number, []).append((now_ms(), epoch, dict(metrics)))
 
     def on_trial_end(self, record):
-        """Log the trial as a child run: params, per-epoch metrics, finals, state tags."""
-        from mlflow.exceptions import MlflowException
+        """Hand the trial's child run to this process's background writer, and go on.
 
+        The run is written by :mod:`~tuner.tracking._writer` (a writer process);
+        the trial's process does not import mlflow for it. Flushed at study end."""
         buffered = self._epochs.pop(record.number, [])
-        end = now_ms()
-        try:
-            self._ensure_parent(getattr(record, "study_name", None))
-            start = trial_start(record, buffered, end)
-            run = self.client.create_run(
-                self.experiment_id, start_time=start, run_name=f"trial-{record.number:03d}",
-                tags=trial_tags(record, self.parent_run_id, self.study_name))
-            batch(self.client, run.info.run_id, params=trial_params(record),
-                  metrics=trial_metrics(record, buffered, end))
-            status = RUN_STATUS.get(str(getattr(record, "state", "complete")), "FAILED")
-            self.client.set_terminated(run.info.run_id, status=status, end_time=end)
-        except (MlflowException, OSError, LookupError) as exc:  # the result is safe in Optuna
-            warnings.warn(f"MLflow: could not log trial {record.number}: {exc}", stacklevel=2)
+        target = {"tracking_uri": resolve_tracking_uri(self.tracking_uri),
+                  "experiment_name": self.experiment_name, "study_name": self.study_name,
+                  "experiment_id": self.experiment_id, "parent_run_id": self.parent_run_id}
+        _writer.submit(partial(write_trial, target, record, buffered, now_ms()))
 
-    def _ensure_parent(self, study_name):
-        """Find the parent run when this tracker never saw ``on_study_start`` (other machine)."""
-        if self.parent_run_id is not None:
-            return
-        self.study_name = self.study_name or study_name
-        run = find_parent_run(self.client, self.experiment_name or self.study_name,
-                              self.study_name)
-        self.experiment_id, self.parent_run_id = run.info.experiment_id, run.info.run_id
+    def flush(self):
+        """Wait until this process's queued child runs are written.
+
+        Examples
+        --------
+        >>> MLflowTracker().flush()
+        """
+        _writer.flush()
 
     def on_study_end(self, search, study):
-        """Log best params and scores, counts, cv_results, plots and the model; close the run."""
+        """Log best params and scores, counts, cv_results, plots and the model; close the run.
+
+        The parent ends FINISHED, or FAILED when no trial completed or the
+        search refits but has no refitted model."""
+        failed = trial_counts(study)["n_trials_complete"] == 0 or (
+            getattr(search, "refit", False) and not hasattr(search, "best_estimator_"))
+        self._finish(search, study, status="FAILED" if failed else "FINISHED")
+
+    def on_study_error(self, search, study, error):
+        """Close the parent run FAILED, with what the study logged so far and the error."""
+        self._finish(search, study, status="FAILED",
+                     tags={"tuner.error": f"{type(error).__name__}: {error}"})
+
+    def _finish(self, search, study, *, status, tags=None):
+        """Wait for queued runs, repair children, log the summary and end the parent run."""
+        self.flush()
         client, run_id = self.client, self.parent_run_id
-        steps = [("lost trials", lambda: self._close_lost_trials(study)),
+        steps = [("child runs", lambda: self._repair_children(study)),
                  ("summary", lambda: parts.log_summary(client, run_id, search, study)),
                  ("cv_results", lambda: parts.log_cv_results(client, run_id, search))]
-        if self.log_plots:
+        if tags:
+            steps.append(("error", lambda: batch(client, run_id, tags=tags)))
+        if self.log_plots and status == "FINISHED":
             steps.append(("plots", lambda: parts.log_plots(client, run_id, study)))
         if self.log_model and getattr(search, "best_estimator_", None) is not None:
             steps.append(("model", lambda: self._log_model(search)))
@@ -274,7 +320,7 @@ class MLflowTracker:
                 step()
             except Exception as exc:  # noqa: BLE001 - never lose the study over a figure
                 warnings.warn(f"MLflow: could not log {name}: {exc!r}", stacklevel=2)
-        client.set_terminated(run_id, status="FINISHED")
+        client.set_terminated(run_id, status=status)
 
     def _log_model(self, search):
         """Log the refitted best estimator; keep its ``models:/`` URI in ``model_uri``."""
@@ -297,70 +343,3 @@ class MLflowTracker:
         """
         scores = score if isinstance(score, dict) else {name: score}
         batch(self.client, self.parent_run_id, metrics=metric_list(scores))
-
-
-def fail_orphan_runs(tracking_uri, parent_run_id, trial_numbers, reason, *, status="FAILED"):
-    """Close the child runs of trials that died with their worker (crash recovery).
-
-    Child runs are written when a trial ends, so a trial killed mid-way has no
-    run, or (older stores) one left RUNNING. Each listed trial gets a child run
-    with ``tuner.state`` = ``fail`` (``pruned`` for status KILLED), the reason
-    and the given terminal status; finished child runs are left alone.
-
-    Parameters
-    ----------
-    tracking_uri : str or None
-        The store (resolved like :func:`resolve_tracking_uri`).
-    parent_run_id : str
-        The study's parent run (``study.user_attrs["mlflow_parent_run_id"]``).
-    trial_numbers : iterable of int
-        Optuna trial numbers to close.
-    reason : str
-        Why they failed, e.g. ``"worker died (stale heartbeat)"``.
-    status : {"FAILED", "KILLED"}, default="FAILED"
-
-    Returns
-    -------
-    list of str
-        Run ids that were created or closed.
-
-    Examples
-    --------
-    >>> fail_orphan_runs(None, "abc", [], "worker died")  # doctest: +SKIP
-    []
-    """
-    client = make_client(resolve_tracking_uri(tracking_uri))
-    return _close_orphans(client, parent_run_id, list(trial_numbers), reason, status)
-
-
-def _children(client, parent_run_id):
-    """Child runs of a parent, keyed by trial number."""
-    run = client.get_run(parent_run_id)
-    runs = client.search_runs([run.info.experiment_id],
-                              filter_string=f"tags.`mlflow.parentRunId` = '{parent_run_id}'",
-                              max_results=50000)
-    return {int(r.data.tags["tuner.trial"]): r for r in runs if "tuner.trial" in r.data.tags}
-
-
-def _close_orphans(client, parent_run_id, trial_numbers, reason, status):
-    """Create or close the child runs of ``trial_numbers`` with ``status`` and ``reason``."""
-    if status not in ("FAILED", "KILLED"):
-        raise ValueError(f"status must be 'FAILED' or 'KILLED', got {status!r}")
-    state = {v: k for k, v in RUN_STATUS.items()}[status]
-    parent = client.get_run(parent_run_id)
-    children, closed = _children(client, parent_run_id), []
-    for number in trial_numbers:
-        run = children.get(number)
-        if run is not None and run.info.status != "RUNNING":
-            continue  # already finished: its own record is the truth
-        if run is None:
-            tags = {"mlflow.parentRunId": parent_run_id, "tuner.trial": str(number),
-                    "tuner.study": parent.data.tags.get("tuner.study", "")}
-            run = client.create_run(parent.info.experiment_id, run_name=f"trial-{number:03d}",
-                                    tags=tags)
-        batch(client, run.info.run_id, tags={
-            "tuner.state": state, "tuner.fail_reason": reason,
-            "mlflow.note.content": f"Trial {number} {state}: {reason}"})
-        client.set_terminated(run.info.run_id, status=status)
-        closed.append(run.info.run_id)
-    return closed

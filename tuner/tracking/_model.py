@@ -1,21 +1,24 @@
 """The best model of a study as an MLflow logged model (part of :mod:`tuner.tracking`)."""
 
 import logging
+from pathlib import Path
 
 from tuner.tracking._study import param_str, plain_names
 
 _PIP_PACKAGES = ("numpy", "scikit-learn", "cloudpickle")
 
 
-def _input_example(search, estimator):
-    """A few input rows: ``search.input_example_`` if the search kept some, else zeros."""
-    import numpy as np
+def _input_example(search):
+    """The first training rows the search kept (``input_example_``), or None."""
+    return getattr(search, "input_example_", None)
 
-    example = getattr(search, "input_example_", None)
-    if example is not None:
-        return example[:5]
-    n_features = getattr(estimator, "n_features_in_", None) or search.n_features_in_
-    return np.zeros((1, n_features))
+
+def _code_paths():
+    """The ``tuner`` package folder: the pickled model refers to tuner's classes, so the
+    model carries their code and loads where tuner is not installed."""
+    import tuner
+
+    return [str(Path(tuner.__file__).resolve().parent)]
 
 
 def _pip_requirements():
@@ -38,8 +41,8 @@ def log_best_model(client, run_id, search):
     from mlflow.tracking._tracking_service.utils import _use_tracking_uri
 
     model = search.best_estimator_
-    example = _input_example(search, model)
-    signature = infer_signature(example, model.predict(example))
+    example = _input_example(search)  # real rows: the signature has the true dtypes/columns
+    signature = None if example is None else infer_signature(example, model.predict(example))
     # created here so that it lands in the run's experiment, not the "active" (Default) one
     logged = client.create_logged_model(
         client.get_run(run_id).info.experiment_id, name="model", source_run_id=run_id,
@@ -53,7 +56,8 @@ def log_best_model(client, run_id, search):
         with _use_tracking_uri(client.tracking_uri):  # Model.log resolves the global URI
             return mlflow.sklearn.log_model(
                 model, name="model", signature=signature, input_example=example,
-                pip_requirements=_pip_requirements(), serialization_format="cloudpickle",
+                pip_requirements=_pip_requirements(), code_paths=_code_paths(),
+                serialization_format="cloudpickle",
                 run_id=run_id, model_id=logged.model_id)
     finally:
         logger.removeFilter(quiet)

@@ -7,7 +7,10 @@ import time
 from importlib import metadata
 from pathlib import Path
 
+DEFAULT_TRACKING_URI = "sqlite:///mlflow.db"
 RUN_STATUS = {"complete": "FINISHED", "pruned": "KILLED", "fail": "FAILED"}
+#: tuner's trial state (Optuna-like, as in ``cv_results_``) -> the ``tuner.state`` tag in MLflow
+MLFLOW_STATE = {"complete": "complete", "pruned": "pruned", "fail": "failed"}
 _PACKAGES = ("tuner", "numpy", "scikit-learn", "optuna", "mlflow")
 _MAX_VALUE = 6000  # MLflow's limit on a param value (characters)
 # per-epoch counters logged once, as final values (each metric value costs ~0.25 ms in SQLite)
@@ -24,6 +27,33 @@ def make_client(uri):
     from mlflow.client import MlflowClient
 
     return MlflowClient(tracking_uri=uri)
+
+
+def resolve_tracking_uri(tracking_uri=None):
+    """Return the tracking URI to use, with SQLite paths made absolute.
+
+    Parameters
+    ----------
+    tracking_uri : str, optional
+        Explicit URI. Default: ``MLFLOW_TRACKING_URI``, else ``sqlite:///mlflow.db``
+        in the working directory.
+
+    Returns
+    -------
+    str
+        The URI; a relative SQLite path is resolved against the working
+        directory so that workers and the UI started elsewhere find the same file.
+
+    Examples
+    --------
+    >>> resolve_tracking_uri("http://127.0.0.1:5000")
+    'http://127.0.0.1:5000'
+    """
+    uri = tracking_uri or os.environ.get("MLFLOW_TRACKING_URI") or DEFAULT_TRACKING_URI
+    prefix = "sqlite:///"
+    if uri.startswith(prefix) and not uri.startswith(prefix + "/"):
+        uri = prefix + str(Path(uri[len(prefix):]).resolve())
+    return uri
 
 
 def now_ms():
@@ -151,7 +181,7 @@ def _final_values(record):
 
 def trial_tags(record, parent_run_id, study_name):
     """Tags of a trial's child run; the failure reason also becomes the run description."""
-    state = str(getattr(record, "state", "complete"))
+    state = MLFLOW_STATE.get(str(getattr(record, "state", "complete")), "failed")
     tags = {
         "mlflow.parentRunId": parent_run_id,
         "tuner.trial": str(record.number),
@@ -287,21 +317,25 @@ def trial_counts(study):
 
 
 def log_summary(client, run_id, search, study):
-    """Best params (params), best score, trial counts and test score (metrics) on the parent."""
+    """Best score, best parameters, trial counts and test score on the parent run.
+
+    A resumed study can change its best trial, and MLflow params are immutable:
+    so the best parameters are tags ``best.<name>`` (overwritten at every study
+    end), numeric ones also metrics ``best_<name>`` (step = finished trials, so
+    their history shows how the best moved), never params that could go stale.
+    """
     counts = trial_counts(study)
     finished = sum(counts.values())
     values = {**counts, "best_score": getattr(search, "best_score_", None)}
     test = getattr(search, "test_score_", None)
     values.update(test if isinstance(test, dict) else {"test_score": test})
     best = plain_names(getattr(search, "best_params_", None) or {})
-    logged = client.get_run(run_id).data.params
-    params = {f"best_{k}": v for k, v in best.items()
-              if logged.get(f"best_{k}", param_str(v)) == param_str(v)}  # params are immutable
-    tags = {f"tuner.best.{k}": param_str(v) for k, v in best.items()}
+    values.update({f"best_{k}": v for k, v in best.items()})  # non-numbers are skipped
+    tags = {f"best.{k}": param_str(v) for k, v in best.items()}
     if (index := getattr(search, "best_index_", None)) is not None:
         numbers = search.cv_results_.get("trial_number")
         tags["tuner.best_trial"] = str(_plain(numbers[index]) if numbers is not None else index)
-    batch(client, run_id, params=params, metrics=metric_list(values, step=finished), tags=tags)
+    batch(client, run_id, metrics=metric_list(values, step=finished), tags=tags)
 
 
 def cv_results_frame(cv_results):
@@ -325,14 +359,21 @@ def cv_results_frame(cv_results):
 
 
 def log_cv_results(client, run_id, search):
-    """``cv_results.csv`` (always current) and an MLflow table ``cv_results.json``."""
+    """``cv_results.csv`` and the MLflow table ``cv_results.json``, both with every trial.
+
+    ``log_table`` appends to an existing table, so a resumed study would repeat
+    the rows it logged before: the first study end creates the table with
+    ``log_table`` (which also registers it for the UI's table view), later ones
+    overwrite the file with the same JSON layout (pandas ``orient="split"``)."""
     cv_results = getattr(search, "cv_results_", None)
     if not cv_results:
         return
     frame = cv_results_frame(cv_results)
     client.log_text(run_id, frame.to_csv(index=False), "cv_results.csv")
-    existing = {item.path for item in client.list_artifacts(run_id)}
-    if "cv_results.json" not in existing:  # log_table appends to an existing table on resume
+    if "cv_results.json" in {item.path for item in client.list_artifacts(run_id)}:
+        text = frame.to_json(orient="split", index=False, date_format="iso")
+        client.log_text(run_id, text, "cv_results.json")
+    else:
         client.log_table(run_id, data=frame, artifact_file="cv_results.json")
 
 
