@@ -70,6 +70,22 @@ def test_recover_orphans_fails_dead_local_worker_and_enqueues_retry():
     assert budget_used(study.trials) == 1
 
 
+def test_progress_counts_a_retried_failure_without_passing_the_budget():
+    from tuner.progress import StudyProgress, count_trials
+
+    study = optuna.create_study()
+    _running_trial(study, pid=_dead_pid())
+    recover_orphans(study, study._storage)
+    study.optimize(lambda t: t.suggest_float("x", 0.0, 1.0), n_trials=2)  # the retry + one
+    counts = count_trials(study)
+    assert (counts["complete"], counts["fail"], counts["retried"]) == (2, 1, 1)
+    with StudyProgress(total=2) as bar:
+        bar.on_progress(study)
+        task = bar._progress.tasks[0]
+        assert (task.completed, task.total) == (2, 2)  # not 3/2
+        assert "failed 1 (1 retried)" in task.fields["states"]
+
+
 def test_recover_orphans_keeps_trials_of_live_workers():
     study = optuna.create_study()
     _running_trial(study)  # this very process
@@ -143,6 +159,19 @@ def test_resolve_storage_rejects_sqlite_for_several_workers(tmp_path):
         resolve_storage(f"sqlite:///{tmp_path / 'db.sqlite'}", n_workers=2)
     with resolve_storage(f"sqlite:///{tmp_path / 'db.sqlite'}", n_workers=1) as resolved:
         assert type(resolved.storage).__name__ == "RDBStorage"
+
+
+def test_resolve_storage_heartbeat_from_arguments_or_environment(tmp_path, monkeypatch):
+    url = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    with resolve_storage(url, n_workers=1, heartbeat_interval=2, grace_period=5) as resolved:
+        assert (resolved.storage.heartbeat_interval, resolved.storage.grace_period) == (2, 5)
+    monkeypatch.setenv("TUNER_HEARTBEAT_INTERVAL", "3")
+    monkeypatch.setenv("TUNER_GRACE_PERIOD", "9")
+    with resolve_storage(url, n_workers=1) as resolved:
+        assert (resolved.storage.heartbeat_interval, resolved.storage.grace_period) == (3, 9)
+    monkeypatch.setenv("TUNER_GRACE_PERIOD", "0")
+    with pytest.raises(ConfigError, match="TUNER_GRACE_PERIOD: must be a whole number"):
+        resolve_storage(url, n_workers=1)
 
 
 def test_worker_seeds_derive_from_study_seed_and_index():

@@ -198,3 +198,86 @@ def test_workers_share_the_tpe_budget(tmp_path, shared_storage):
     trials = _check_study(study, 8)
     assert len({tuple(sorted(t.params.items())) for t in trials}) == 8  # no point twice
     _check_mlflow(uri, study)
+
+
+# ---------------------------------------------------------------- a worker killed on PostgreSQL
+
+HEARTBEAT = """name: pg_heartbeat
+dataset: iris
+estimator:
+  type: classifier
+  params: {hidden_layer_sizes: [16], solver: adam, batch_size: 8, max_iter: 80}
+search_space:
+  parameters:
+    learning_rate_init: {type: float, low: 1.0e-3, high: 1.0e-1, log: true}
+driver: {type: random, n_trials: 16}
+cv: 2
+seed: 0
+"""
+
+
+def _poll(predicate, procs, what, timeout=180):
+    """Poll ``predicate()`` (KeyError: study not there yet) until true; fail if a process ends."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for proc in procs:
+            assert proc.poll() is None, _finish(proc)[1]
+        try:
+            if predicate():
+                return
+        except KeyError:
+            pass
+        time.sleep(0.05)
+    pytest.fail(f"timed out waiting for {what}")
+
+
+@pytest.mark.slow
+@pytest.mark.postgres
+def test_postgres_heartbeat_fails_and_retries_the_trial_of_a_killed_worker(tmp_path,
+                                                                          postgres_url,
+                                                                          monkeypatch):
+    # documented overrides of the heartbeat (1 s) and the grace period (3 s), for every process
+    monkeypatch.setenv("TUNER_HEARTBEAT_INTERVAL", "1")
+    monkeypatch.setenv("TUNER_GRACE_PERIOD", "3")
+    experiment = tmp_path / "pg_heartbeat.yaml"
+    experiment.write_text(HEARTBEAT)
+    common = ["--storage", postgres_url, "--no-mlflow"]
+    storage = optuna.storages.RDBStorage(postgres_url)
+    study = lambda: optuna.load_study(study_name="pg_heartbeat", storage=storage)  # noqa: E731
+    run = _start(tmp_path, "run", experiment.name, *common)
+    procs = [run]
+    try:
+        _poll(lambda: study() is not None, procs, "the study")
+        worker = _start(tmp_path, "worker", experiment.name, *common)
+        procs.append(worker)
+        _hold_until_waiting(storage, "pg_heartbeat", 2, procs)  # both get trials
+
+        def killed_trials():  # the worker's trial, in its first epochs
+            return [t for t in study().get_trials(states=(TrialState.RUNNING,))
+                    if t.system_attrs.get(WORKER_ATTR, {}).get("pid") == worker.pid
+                    and 1 <= len(t.intermediate_values) <= 20]
+
+        _poll(lambda: killed_trials(), procs, "a trial of the worker")
+        killed = killed_trials()[0]
+        worker.kill()  # SIGKILL mid-trial: no heartbeat any more
+        _finish(worker)
+        procs.remove(worker)
+        _poll(lambda: study().trials[killed.number].state == TrialState.FAIL, procs,
+              "the run process to fail the stale trial")
+        procs.append(_start(tmp_path, "worker", experiment.name, *common))  # another worker
+        for proc in procs:
+            code, output = _finish(proc)
+            assert code == 0, output
+    finally:
+        for proc in procs:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+    trials = study().trials
+    lost = trials[killed.number]
+    assert lost.state == TrialState.FAIL and "tuner:orphaned" not in lost.system_attrs  # heartbeat
+    retry = [t for t in trials if t.system_attrs.get("failed_trial") == killed.number]
+    assert len(retry) == 1 and retry[0].state == TrialState.COMPLETE
+    assert retry[0].params == killed.params
+    assert budget_used(trials) == 16 and len(trials) == 17
+    assert {t.state for t in trials if t.number != killed.number} == {TrialState.COMPLETE}

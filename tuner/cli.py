@@ -23,9 +23,11 @@ _SET = click.option("--set", "overrides", multiple=True, metavar="KEY.SUB=VALUE"
                     help="Override a key of the experiment file (value parsed as YAML).")
 _N_TRIALS = click.option("--n-trials", type=click.IntRange(min=1),
                          help="Total trials of the study (default: the file's budget).")
-_N_JOBS = click.option("--n-jobs", type=int, help="Worker processes (default: the file's).")
+_N_JOBS = click.option("--n-jobs", type=int, help="Worker processes, as in joblib: N, or "
+                       "-1 for all cores, -2 for all but one (default: the file's n_jobs).")
 _TRACKING_URI = click.option("--tracking-uri", help="MLflow store (default: the file's, "
-                             "else MLFLOW_TRACKING_URI, else sqlite:///mlflow.db).")
+                             "else MLFLOW_TRACKING_URI, else sqlite:///mlflow.db; a worker: the "
+                             "store recorded on the study).")
 
 
 def _export_stale_after(ctx, param, value):
@@ -120,7 +122,7 @@ def resume(*, experiment, overrides, n_trials, n_jobs, storage, tracking_uri, no
 @cli.command()
 @_EXPERIMENT
 @click.option("--storage", required=True, help="The shared study storage (database URL or a "
-              "journal file on a shared disk).")
+              "journal file on a shared disk; not SQLite).")
 @_SET
 @_N_TRIALS
 @_N_JOBS
