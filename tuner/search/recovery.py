@@ -283,37 +283,22 @@ def _retry(study, trial, max_retry):
 def recover_orphans(study, storage, *, stale_after=None, max_retry=1):
     """Fail the RUNNING trials whose worker is gone and enqueue one retry of each.
 
-    Call it under :func:`study_lock` when a study starts or resumes. Each
-    orphan gets the user attribute ``fail_reason`` and the system attribute
+    Call it under :func:`study_lock` when a study starts or resumes. Each orphan
+    gets the user attribute ``fail_reason`` and the system attribute
     ``tuner:orphaned`` (the reason), then state FAIL; a copy with the same
     parameters is enqueued (at most ``max_retry`` times per original trial).
-
-    Parameters
-    ----------
-    study : optuna.Study
-    storage : optuna.storages.BaseStorage
-    stale_after : float, optional
-        Seconds after which a running trial of another host counts as lost
-        (default: ``TUNER_STALE_AFTER``, else never).
-    max_retry : int, default=1
-
-    Returns
-    -------
-    list of int
-        Numbers of the trials that were failed.
+    ``stale_after``: seconds after which a running trial of another host counts as
+    lost (default: ``TUNER_STALE_AFTER``, else never). Returns the failed numbers.
 
     Examples
     --------
     >>> import optuna
     >>> study = optuna.create_study()
-    >>> trial = study.ask()  # asked by a worker that no longer exists
-    >>> storage = study._storage
+    >>> trial, storage = study.ask(), study._storage  # asked by a worker now gone
     >>> storage.set_trial_system_attr(trial._trial_id, WORKER_ATTR,
     ...                               {**worker_identity(), "pid": 2**22 + 1, "since": 0})
-    >>> recover_orphans(study, storage)
-    [0]
-    >>> [t.state.name for t in study.trials]
-    ['FAIL', 'WAITING']
+    >>> recover_orphans(study, storage), [t.state.name for t in study.trials]
+    ([0], ['FAIL', 'WAITING'])
     """
     stale_after = stale_after_seconds() if stale_after is None else stale_after
     here, now, failed = worker_identity(), time.time(), []
