@@ -90,6 +90,7 @@ def test_resource_sets_reported_steps(digits, resource, step):
     values = [search.study_.trials[0].intermediate_values[s] for s in steps]
     history = search.study_.trials[0].user_attrs["history"]
     assert values == pytest.approx([h["mean_test_score"] for h in history])
+    assert search.study_.user_attrs["resource"] == resource  # the report's plots read it
 
 
 def test_hyperband_max_resource_from_space_upper_bound(digits):

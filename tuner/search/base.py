@@ -190,6 +190,7 @@ class BaseSearch(MetaEstimatorMixin, BaseEstimator):
             study.set_user_attr("space", jsonable(space.to_dict()))
         study.set_user_attr("metrics", list(task.scorers))
         study.set_user_attr("objective", task.objective)
+        study.set_user_attr("resource", task.resource)  # the pruner's step (plots read it)
         return study
 
     def _default_study_name(self):
