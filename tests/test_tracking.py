@@ -323,6 +323,29 @@ def test_tracker_replaces_a_killed_writer_process_without_losing_runs(manual):
     assert _writer.writer_pid() not in (None, killed)
 
 
+def test_tracker_writes_on_a_thread_where_no_writer_process_can_run(manual):
+    tracker, _ = manual
+    code = textwrap.dedent(f"""
+        import os
+        from tuner.search.records import TrialRecord
+        from tuner.tracking import MLflowTracker, _writer
+
+        _writer._BOOT = "import sys; sys.exit(3)"  # a writer process that dies at once
+        tracker = MLflowTracker({tracker.tracking_uri!r}, experiment_name="manual")
+        for number in (44, 45):
+            tracker.on_trial_end(TrialRecord(number=number, state="complete", params={{}},
+                                             raw_params={{}}, study_name="manual"))
+        tracker.flush()
+        print(_writer.writer_pid(), os.getpid() in _writer._no_process)
+    """)
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            timeout=600)
+    assert result.stdout.split() == ["None", "True"], result.stderr
+    runs = tracker.client.search_runs([tracker.experiment_id], filter_string=(
+        f"tags.`mlflow.parentRunId` = '{tracker.parent_run_id}'"))
+    assert {44, 45} <= {int(r.data.tags["tuner.trial"]) for r in runs}
+
+
 def test_fail_orphan_runs_creates_failed_children_and_keeps_finished(manual):
     tracker, _ = manual
     created = fail_orphan_runs(tracker.tracking_uri, tracker.parent_run_id, [10, 20, 21],

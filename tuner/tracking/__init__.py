@@ -42,17 +42,18 @@ trial (``log_table`` alone would append the old rows again).
 Cost and reliability
 --------------------
 Per trial one ``create_run``, one ``log_batch`` and one ``set_terminated``
-(~30-50 ms on SQLite, most of it SQLAlchemy's CPU work). ``on_trial_end`` only
-queues them: one background thread per process writes the runs while the next
-trial trains (:mod:`~tuner.tracking._writer`), so a trial no longer waits for
-MLflow. Queued runs are written before the study end logs its summary, before
-crash recovery closes runs, and before the process exits (also after Ctrl-C).
-If a run is lost anyway (a worker killed between Optuna recording the trial and
-the write, a store that was down), the next study start (resume) or study end
-rebuilds it from the Optuna trial's stored attributes, per-epoch history
-included (tag ``tuner.reconciled``). The study start costs ~0.3 s, the study
-end ~0.1 s plus plots (~3 s) and the model (~0.5 s). See
-``docs/bench_tracking.md``.
+(~35-60 ms of CPU on SQLite, nearly all SQLAlchemy's Python work).
+``on_trial_end`` only pickles them into a pipe (~0.3 ms): a writer process,
+one per tracking process (:mod:`~tuner.tracking._writer`), writes the runs on
+another core while the next trial trains, so the trial's process neither
+waits for MLflow nor imports it. Sent runs are written before the study end
+logs its summary, before crash recovery closes runs, and before the process
+exits (also after Ctrl-C, which never reaches the writer). If a run is lost
+anyway (a worker killed between Optuna recording the trial and the write, a
+store that was down), the next study start (resume) or study end rebuilds it
+from the Optuna trial's stored attributes, per-epoch history included (tag
+``tuner.reconciled``). The study start and end cost ~0.05-0.1 s each, plus
+plots (~2 s) and the model (~0.5 s). See ``docs/bench_tracking.md``.
 
 Held-out test score: ``on_study_end`` logs ``search.test_score_`` (a number
 or ``{name: number}``) when an earlier callback's ``on_study_end`` set it (the
@@ -159,11 +160,12 @@ class MLflowTracker:
         self.experiment_id = self.parent_run_id = self.study_name = self.model_uri = None
         self._client_obj = None
         self._epochs = {}  # trial number -> [(timestamp ms, epoch, metrics)], this process only
+        self._sent, self._failures = set(), None  # trials handed to this process's writer
 
     def __getstate__(self):
         """Pickle without the live client and this process's epoch buffers."""
         state = self.__dict__.copy()
-        state.update(_client_obj=None, _epochs={})
+        state.update(_client_obj=None, _epochs={}, _sent=set(), _failures=None)
         return state
 
     @property
@@ -177,7 +179,8 @@ class MLflowTracker:
     def on_study_start(self, search, study):
         """Create (or, for a resumed study, reopen) the parent run; store its id on the study."""
         client, self.study_name = self.client, study.study_name
-        client.search_experiments(max_results=1)  # creates a new store's tables, here, first
+        name = self.experiment_name or study.study_name
+        experiment = client.get_experiment_by_name(name)  # creates a new store's tables, here
         use_wal(self.tracking_uri)
         parent = self._existing_run(study.user_attrs.get(PARENT_RUN_ATTR))
         if parent is not None:
@@ -185,8 +188,8 @@ class MLflowTracker:
             client.update_run(self.parent_run_id, status="RUNNING")
             self._repair_children(study)
             return
-        name = self.experiment_name or study.study_name
-        self.experiment_id = get_experiment_id(client, name, self.tracking_uri)
+        self.experiment_id = experiment.experiment_id if experiment is not None else \
+            get_experiment_id(client, name, self.tracking_uri)
         tags = {**parent_tags(search, study), **(self.tags or {})}
         run = client.create_run(self.experiment_id, run_name=self.run_name or study.study_name,
                                 tags=tags)
@@ -227,7 +230,8 @@ class MLflowTracker:
             for reason in sorted(set(lost.values())):
                 numbers = [number for number, why in lost.items() if why == reason]
                 close_orphans(self.client, self.parent_run_id, numbers, reason, "FAILED")
-            write_missing_runs(self.client, self._ids(), study)
+            if not self._all_written_here(trials):
+                write_missing_runs(self.client, self._ids(), study)
         except Exception as exc:  # noqa: BLE001 - the study itself is safe in Optuna
             warnings.warn(f"MLflow: could not repair the child runs: {exc!r}", stacklevel=2)
 
@@ -260,6 +264,13 @@ class MLflowTracker:
         self.flush()
         return write_missing_runs(self.client, self._ids(), study)
 
+    def _all_written_here(self, trials):
+        """True when this process's writer wrote every finished trial, without a failure
+        (the usual ``n_jobs=1`` study end): then no run can be missing."""
+        finished = {t.number for t in trials if t.state.name in ("COMPLETE", "PRUNED", "FAIL")}
+        return self._failures is not None and finished <= self._sent \
+            and _writer.failures() == self._failures
+
     def _ids(self):
         """``(experiment_id, parent_run_id, study_name)`` of the parent run."""
         return self.experiment_id, self.parent_run_id, self.study_name
@@ -274,6 +285,9 @@ class MLflowTracker:
         The run is written by :mod:`~tuner.tracking._writer` (a writer process);
         the trial's process does not import mlflow for it. Flushed at study end."""
         buffered = self._epochs.pop(record.number, [])
+        if self._failures is None:
+            self._failures = _writer.failures()
+        self._sent.add(record.number)
         target = {"tracking_uri": resolve_tracking_uri(self.tracking_uri),
                   "experiment_name": self.experiment_name, "study_name": self.study_name,
                   "experiment_id": self.experiment_id, "parent_run_id": self.parent_run_id}
@@ -305,12 +319,16 @@ class MLflowTracker:
     def _finish(self, search, study, *, status, tags=None):
         """Wait for queued runs, repair children, log the summary and end the parent run."""
         self.flush()
-        client, run_id = self.client, self.parent_run_id
+        client, run_id, tags = self.client, self.parent_run_id, dict(tags or {})
+
+        def cv_results():
+            if parts.log_cv_results(client, run_id, search):
+                tags.update([parts.CV_TABLE_TAG])  # sent with the summary's batch
+
         steps = [("child runs", lambda: self._repair_children(study)),
-                 ("summary", lambda: parts.log_summary(client, run_id, search, study)),
-                 ("cv_results", lambda: parts.log_cv_results(client, run_id, search))]
-        if tags:
-            steps.append(("error", lambda: batch(client, run_id, tags=tags)))
+                 ("cv_results", cv_results),
+                 ("summary", lambda: parts.log_summary(client, run_id, search, study,
+                                                        tags=tags))]
         if self.log_plots and status == "FINISHED":
             steps.append(("plots", lambda: parts.log_plots(client, run_id, study)))
         if self.log_model and getattr(search, "best_estimator_", None) is not None:

@@ -1,5 +1,6 @@
 """MLflow plumbing of :mod:`tuner.tracking` (run contents, parent run); mlflow lazily."""
 
+import functools
 import json
 import math
 import os
@@ -92,8 +93,9 @@ def flatten(mapping, prefix=""):
     return flat
 
 
+@functools.cache
 def package_versions():
-    """Installed versions of the packages a study's results depend on."""
+    """Installed versions of the packages a study's results depend on (looked up once)."""
     versions = {}
     for name in _PACKAGES:
         try:
@@ -310,19 +312,20 @@ def metric_list(values, *, step=0):
 def trial_counts(study):
     """Number of trials per final state, e.g. ``{"n_trials_complete": 7, ...}``."""
     counts = {f"n_trials_{state}": 0 for state in _STATE_NAMES.values()}
-    for trial in study.trials:
+    for trial in study.get_trials(deepcopy=False):
         if (state := _STATE_NAMES.get(trial.state.name)) is not None:
             counts[f"n_trials_{state}"] += 1
     return counts
 
 
-def log_summary(client, run_id, search, study):
+def log_summary(client, run_id, search, study, *, tags=None):
     """Best score, best parameters, trial counts and test score on the parent run.
 
     A resumed study can change its best trial, and MLflow params are immutable:
     so the best parameters are tags ``best.<name>`` (overwritten at every study
     end), numeric ones also metrics ``best_<name>`` (step = finished trials, so
     their history shows how the best moved), never params that could go stale.
+    ``tags`` are sent in the same batch.
     """
     counts = trial_counts(study)
     finished = sum(counts.values())
@@ -331,7 +334,7 @@ def log_summary(client, run_id, search, study):
     values.update(test if isinstance(test, dict) else {"test_score": test})
     best = plain_names(getattr(search, "best_params_", None) or {})
     values.update({f"best_{k}": v for k, v in best.items()})  # non-numbers are skipped
-    tags = {f"best.{k}": param_str(v) for k, v in best.items()}
+    tags = {**(tags or {}), **{f"best.{k}": param_str(v) for k, v in best.items()}}
     if (index := getattr(search, "best_index_", None)) is not None:
         numbers = search.cv_results_.get("trial_number")
         tags["tuner.best_trial"] = str(_plain(numbers[index]) if numbers is not None else index)
@@ -358,23 +361,31 @@ def cv_results_frame(cv_results):
     return pd.DataFrame(columns)
 
 
+#: The parent run's table, as ``MlflowClient.log_table`` registers it for the UI.
+CV_TABLE_TAG = ("mlflow.loggedArtifacts", json.dumps([{"path": "cv_results.json",
+                                                       "type": "table"}]))
+
+
 def log_cv_results(client, run_id, search):
     """``cv_results.csv`` and the MLflow table ``cv_results.json``, both with every trial.
 
-    ``log_table`` appends to an existing table, so a resumed study would repeat
-    the rows it logged before: the first study end creates the table with
-    ``log_table`` (which also registers it for the UI's table view), later ones
-    overwrite the file with the same JSON layout (pandas ``orient="split"``)."""
+    The table is written the way ``log_table`` writes one (pandas JSON, layout
+    ``"split"``) and registered with its tag (:data:`CV_TABLE_TAG`, which the
+    caller logs in its batch), but overwritten: ``log_table`` appends to an
+    existing table, so a resumed study would repeat the rows it logged before.
+    Both files go up in one ``log_artifacts`` call."""
+    import tempfile
+
     cv_results = getattr(search, "cv_results_", None)
     if not cv_results:
-        return
+        return False
     frame = cv_results_frame(cv_results)
-    client.log_text(run_id, frame.to_csv(index=False), "cv_results.csv")
-    if "cv_results.json" in {item.path for item in client.list_artifacts(run_id)}:
-        text = frame.to_json(orient="split", index=False, date_format="iso")
-        client.log_text(run_id, text, "cv_results.json")
-    else:
-        client.log_table(run_id, data=frame, artifact_file="cv_results.json")
+    with tempfile.TemporaryDirectory(prefix="tuner-cv-") as folder:
+        frame.to_csv(Path(folder) / "cv_results.csv", index=False)
+        frame.to_json(Path(folder) / "cv_results.json", orient="split", index=False,
+                      date_format="iso")
+        client.log_artifacts(run_id, folder)
+    return True
 
 
 def log_plots(client, run_id, study):

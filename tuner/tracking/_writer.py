@@ -16,14 +16,17 @@ Nothing queued is lost:
   and waits for the writer to finish. The writer runs in its own session, so
   a terminal's Ctrl-C never reaches it, and it finishes every job it received
   even when the process that sent them was killed.
-- If the writer cannot start or dies, jobs run on a thread of this process
-  instead; runs lost anyway are rebuilt from the Optuna trials at the next
-  study start or end (:meth:`tuner.tracking.MLflowTracker.reconcile`).
+- If the writer cannot start or dies, its unfinished jobs and later ones run
+  on a thread of this process instead (a new writer is started for later
+  jobs when the old one had worked); runs lost anyway are rebuilt from the
+  Optuna trials at the next study start or end
+  (:meth:`tuner.tracking.MLflowTracker.reconcile`).
 
 Warnings a job raises in the writer are re-raised in this process.
 """
 
 import atexit
+import collections
 import contextlib
 import os
 import pickle
@@ -73,6 +76,14 @@ def _run(job, env=None):
     return ours
 
 
+def _report(texts):
+    """Raise a job's warnings in this process; count the job as failed if it warned."""
+    for text in texts:
+        warnings.warn(text, stacklevel=1)
+    if texts:
+        _failed_jobs[0] += 1
+
+
 class _ThreadWriter:
     """Fallback: a (non-daemon) thread of this process runs the jobs in order."""
 
@@ -102,8 +113,7 @@ class _ThreadWriter:
                     return
                 continue
             try:
-                for text in _run(job):
-                    warnings.warn(text, stacklevel=1)
+                _report(_run(job))
             finally:
                 self.jobs.task_done()
 
@@ -119,6 +129,7 @@ class _ProcessWriter:
     def __init__(self):
         self.pid, self.sent, self.done, self.dead = os.getpid(), 0, 0, False
         self.changed, self.lock = threading.Condition(), threading.Lock()
+        self.unacknowledged = collections.deque()  # jobs sent, in order, not done yet
         job_read, job_write = os.pipe()
         ack_read, ack_write = os.pipe()
         root = str(Path(__file__).resolve().parents[2])  # the folder holding this tuner
@@ -156,28 +167,34 @@ class _ProcessWriter:
                 return False
             with self.changed:
                 self.sent += 1
+                self.unacknowledged.append(job)
         return True
 
     def _read_acks(self):
         """Reader thread: count acknowledged jobs, re-raise their warnings here."""
         try:
             while True:
-                for text in pickle.load(self.acks):
-                    warnings.warn(text, stacklevel=1)
+                _report(pickle.load(self.acks))
                 with self.changed:
                     self.done += 1
+                    self.unacknowledged.popleft()
                     self.changed.notify_all()
         except (EOFError, OSError, pickle.UnpicklingError):
             self._mark_dead()
 
     def _mark_dead(self):
-        """The writer is gone: wake whoever waits; later jobs go to a thread."""
+        """The writer is gone: its unfinished jobs run on a thread here (a job it died in
+        the middle of may leave a second run); without a single job done, it cannot run
+        here at all, so this process keeps to the thread."""
         with self.changed:
-            if not self.dead and self.done < self.sent:
-                warnings.warn(f"MLflow: the writer process ended with {self.sent - self.done} "
-                              "child run(s) unwritten; the study end rebuilds them",
-                              stacklevel=1)
-            self.dead = True
+            if self.dead:
+                return
+            self.dead, orphans = True, list(self.unacknowledged)
+            self.unacknowledged.clear()
+            if self.done == 0:
+                _no_process.add(self.pid)
+            for job in orphans:
+                _writer("thread").submit(job)
             self.changed.notify_all()
 
     def flush(self):
@@ -196,7 +213,9 @@ class _ProcessWriter:
 
 
 _lock = threading.Lock()
+_failed_jobs = [0]  # jobs of this process that warned (a write failed), lost ones included
 _writers = {}  # "process" / "thread" -> the writer of this process (pid-checked)
+_no_process = set()  # pids of processes where no writer process could be started
 
 
 def _writer(kind):
@@ -204,9 +223,12 @@ def _writer(kind):
     with _lock:
         writer = _writers.get(kind)
         if writer is None or writer.pid != os.getpid() or not writer.alive():
+            if kind == "process" and os.getpid() in _no_process:
+                return None
             try:
                 writer = _ProcessWriter() if kind == "process" else _ThreadWriter()
-            except OSError:  # no process could be started here
+            except OSError:  # no process can be started here: use the thread from now on
+                _no_process.add(os.getpid())
                 return None
             _writers[kind] = writer
         return writer
@@ -228,9 +250,15 @@ def flush():
     >>> submit(partial(print, end=""))
     >>> flush()
     """
-    for writer in list(_writers.values()):
-        if writer.pid == os.getpid():
+    for kind in ("process", "thread"):  # a dead writer process hands its jobs to the thread
+        writer = _writers.get(kind)
+        if writer is not None and writer.pid == os.getpid():
             writer.flush()
+
+
+def failures():
+    """Number of jobs of this process whose write failed so far (they warned)."""
+    return _failed_jobs[0]
 
 
 def writer_pid():
