@@ -138,10 +138,15 @@ def test_load_experiment_random_driver_rejects_sampler(tmp_path):
     assert "driver.sampler: the random driver chooses its own sampler" in text
 
 
-@pytest.mark.parametrize("budget", [{"epochs": 0}, {"epochs": 3, "updates": 5}, {}])
-def test_load_experiment_budget_needs_one_positive_value(tmp_path, budget):
-    text = error_of(tmp_path, {**BASE, "driver": {"type": "random", "budget": budget}})
-    assert "driver.budget: give one positive budget per trial" in text
+@pytest.mark.parametrize(("budget", "where"), [({"epochs": 0}, "budget.epochs"),
+                                              ({"epochs": 3, "updates": 5}, "budget"),
+                                              ({}, "budget")])
+@pytest.mark.parametrize(("key", "what"), [("budget", "per trial"),
+                                           ("study_budget", "for the study")])
+def test_load_experiment_budget_needs_one_positive_value(tmp_path, budget, where, key, what):
+    text = error_of(tmp_path, {**BASE, "driver": {"type": "random", key: budget}})
+    where = where.replace("budget", key, 1)
+    assert f"driver.{where}: give one positive budget {what}" in text
 
 
 def test_driver_budget_arg_keeps_ints():

@@ -143,11 +143,13 @@ def test_build_search_maps_driver_options(tmp_path):
 
     data = {**BASE, "driver": {"type": "optuna", "sampler": "qmc", "pruner": "hyperband",
                                "n_trials": 4, "timeout": 30, "budget": {"updates": 100},
-                               "resource": "updates"}, "preprocess": "minmax"}
+                               "resource": "updates", "study_budget": {"epochs": 50}},
+            "preprocess": "minmax"}
     search = build_search(load_experiment(write(tmp_path, data)))
     assert (search.sampler, search.pruner, search.n_trials, search.timeout) == \
         ("qmc", "hyperband", 4, 30.0)
     assert search.budget == {"updates": 100} and search.resource == "updates"
+    assert search.study_budget == {"epochs": 50}
     assert type(search.estimator.steps[0][1]).__name__ == "MinMaxScaler"
     assert search.space.resolve({"learning_rate_init": 0.01}) == {
         "mlp__learning_rate_init": 0.01}

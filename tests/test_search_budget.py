@@ -140,3 +140,24 @@ def test_fit_once_estimators_ignore_pruner():
     assert set(search.cv_results_["state"]) == {"complete"}
     assert all(not t.intermediate_values for t in search.study_.trials)
     assert np.all(search.cv_results_["n_epochs"] == 1)
+
+
+@pytest.mark.parametrize("kind", ["updates", "epochs"])
+def test_study_budget_stops_starting_trials_once_spent(digits, kind):
+    X, y = digits  # batch 50 on 200-row folds: 4 updates per epoch
+    space = {"parameters": {"max_iter": {"type": "int", "low": 2, "high": 6}}}
+    limit = {"updates": 30, "epochs": 8}[kind]
+    search = OptunaSearch(mlp(batch_size=50), space, n_trials=50, cv=CV3, random_state=0,
+                          sampler="random", study_budget={kind: limit}).fit(X, y)
+    used = search.cv_results_[f"n_{kind}"]
+    assert len(used) < 50
+    assert used.sum() >= limit > used[:-1].sum()  # the last trial crossed it, no more started
+
+
+def test_study_budget_in_seconds_and_invalid(digits):
+    X, y = digits
+    search = GridSearch(mlp(max_iter=2), {"batch_size": [16, 32, 64, 128]}, cv=CV3,
+                        study_budget={"seconds": 1e-9}).fit(X, y)
+    assert len(search.cv_results_["params"]) == 1  # the first trial spent it
+    with pytest.raises(ValueError, match=r"study_budget.updates: study_budget must be positive"):
+        GridSearch(mlp(), {"batch_size": [16]}, cv=CV3, study_budget={"updates": 0}).fit(X, y)

@@ -55,6 +55,9 @@ def _budget_text(experiment, n_trials, done):
     text = f"grid of {total} points" if kind == "grid" else f"{total} trials"
     if experiment.driver.timeout:
         text += f" or {experiment.driver.timeout:g} s"
+    for kind, value in (experiment.driver.budget_arg("study_budget") or {}).items():
+        unit = {"updates": "weight updates per fold", "seconds": "s of fit time"}.get(kind, kind)
+        text += f" or {value:g} {unit} in all"
     if done:
         text += f" ({done} already in the study: resuming, {max(total - done, 0)} to run)"
     return text, total

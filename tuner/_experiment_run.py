@@ -255,7 +255,7 @@ def build_search(experiment, *, n_trials=None, n_jobs=None, storage=None, callba
                   pruner=None if driver.pruner == "none" else driver.pruner,
                   storage=storage or experiment.storage, study_name=experiment.name,
                   random_state=seed, callbacks=list(callbacks), budget=driver.budget_arg(),
-                  resource=driver.resource)
+                  resource=driver.resource, study_budget=driver.budget_arg("study_budget"))
     space = search_space(experiment, estimator)
     check_n_trials(experiment, n_trials)
     if driver.type == "grid":

@@ -25,6 +25,7 @@ Every key of an experiment file, with its default::
       n_trials: 20                 # the study's total (grid: every point)
       timeout: null                # seconds
       budget: null                 # per trial: {epochs: N} | {updates: N} | {seconds: S}
+      study_budget: null           # whole study, same units (finished trials add up)
       resource: epochs             # step reported to the pruner: epochs | updates | samples
     cv: 5
     scoring: null                  # any scikit-learn scorer name
@@ -152,6 +153,7 @@ class DriverConfig(_Section):
     n_trials: int | None = Field(None, ge=1)
     timeout: float | None = Field(None, gt=0)
     budget: dict[Literal["epochs", "updates", "seconds"], float] | None = None
+    study_budget: dict[Literal["epochs", "updates", "seconds"], float] | None = None
     resource: Literal["epochs", "updates", "samples"] = "epochs"
 
     @model_validator(mode="before")
@@ -165,9 +167,10 @@ class DriverConfig(_Section):
         data = {**data, "pruner": data.get("pruner") or "none"}
         if isinstance(data.get("timeout"), int) and not isinstance(data["timeout"], bool):
             data["timeout"] = float(data["timeout"])
-        if isinstance(data.get("budget"), dict):
-            data["budget"] = {k: float(v) if isinstance(v, int) and not isinstance(v, bool)
-                              else v for k, v in data["budget"].items()}
+        for key in ("budget", "study_budget"):
+            if isinstance(data.get(key), dict):
+                data[key] = {k: float(v) if isinstance(v, int) and not isinstance(v, bool)
+                             else v for k, v in data[key].items()}
         return data
 
     @model_validator(mode="after")
@@ -183,18 +186,24 @@ class DriverConfig(_Section):
             raise _fail(f"the {self.type} driver chooses its own sampler",
                         "omit sampler, or set driver.type: optuna", key="sampler",
                         value=self.sampler)
-        if self.budget is not None:
-            kind, value = next(iter(self.budget.items()), (None, None))
-            if len(self.budget) != 1 or not value > 0:
-                raise _fail("give one positive budget per trial", "{epochs: N}, "
-                            "{updates: N} or {seconds: S}", key="budget", value=self.budget)
+        for key, what in (("budget", "per trial"), ("study_budget", "for the study")):
+            budget = getattr(self, key)
+            if budget is None:
+                continue
+            kind, value = next(iter(budget.items()), ("", 0))
+            if len(budget) != 1 or not value > 0:
+                one = len(budget) == 1
+                raise _fail(f"give one positive budget {what}", "{epochs: N}, "
+                            "{updates: N} or {seconds: S}", key=f"{key}.{kind}" if one else key,
+                            value=value if one else sorted(budget))
         return self
 
-    def budget_arg(self):
-        """The ``budget=`` argument of the search drivers (ints stay ints)."""
-        if self.budget is None:
+    def budget_arg(self, key="budget"):
+        """The ``budget=`` (or ``study_budget=``) argument of the drivers (ints stay ints)."""
+        budget = getattr(self, key)
+        if budget is None:
             return None
-        kind, value = next(iter(self.budget.items()))
+        kind, value = next(iter(budget.items()))
         return {kind: int(value) if kind != "seconds" and value == int(value) else value}
 
 

@@ -173,6 +173,7 @@ class BaseSearch(MetaEstimatorMixin, BaseEstimator):
             objective=objective, error_score=self.error_score,
             classes=unique_labels(y) if is_classifier(template) else None,
             return_train_score=self.return_train_score, budget=check_budget(self.budget),
+            study_budget=check_budget(self.study_budget, key="study_budget"),
             resource=self.resource, callbacks=CallbackList(callbacks),
             n_samples=round(np.mean([len(train) for train, _ in splits])),
         )

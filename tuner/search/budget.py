@@ -28,18 +28,40 @@ BUDGETS = ("epochs", "updates", "seconds")
 RESOURCES = ("epochs", "updates", "samples")
 
 
-def check_budget(budget):
+def check_budget(budget, key="budget"):
     """``None`` or ``(kind, value)`` from a ``{"epochs" | "updates" | "seconds": value}`` dict."""
     if budget is None:
         return None
     if not isinstance(budget, dict) or len(budget) != 1 or next(iter(budget)) not in BUDGETS:
-        raise ConfigError("budget must be one kind with one value", key="budget", value=budget,
+        raise ConfigError(f"{key} must be one kind with one value", key=key, value=budget,
                           allowed="None or {epochs: N} | {updates: N} | {seconds: S}")
     kind, value = next(iter(budget.items()))
     if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
-        raise ConfigError("budget must be positive", key=f"budget.{kind}", value=value,
+        raise ConfigError(f"{key} must be positive", key=f"{key}.{kind}", value=value,
                           allowed="a number > 0")
     return kind, value
+
+
+def study_budget_used(trials, kind):
+    """What the finished trials used of a study budget of ``kind``.
+
+    Epochs and weight updates are counted per fold, as in ``cv_results_``
+    (``n_epochs``, ``n_updates``); seconds are fit seconds summed over folds.
+
+    Examples
+    --------
+    >>> import optuna
+    >>> study = optuna.create_study()
+    >>> study.add_trial(optuna.trial.create_trial(value=0.5, user_attrs={"n_updates": 40}))
+    >>> study_budget_used(study.trials, "updates")
+    40
+    """
+    finished = [t for t in trials if t.state.is_finished()]
+    if kind == "seconds":
+        return math.fsum(s for t in finished for s in t.user_attrs.get("fit_times", ())
+                         if s is not None and math.isfinite(s))
+    key = "n_epochs" if kind == "epochs" else "n_updates"
+    return sum(t.user_attrs.get(key, 0) for t in finished)
 
 
 def _max_epochs(estimator, space):

@@ -68,7 +68,11 @@ _COMMON = """
         of fit time, at most ``max_iter`` epochs).
     resource : {"epochs", "updates", "samples"}, default="epochs"
         The step reported to the pruner, so that e.g. Hyperband compares small
-        and large batches on equal weight updates."""
+        and large batches on equal weight updates.
+    study_budget : None or dict, default=None
+        Budget of the whole study in the same units (epochs and updates per fold,
+        fit seconds summed over folds): no trial starts once the finished trials
+        have used it (``n_trials`` and ``timeout`` still cap the study)."""
 
 _ATTRIBUTES = """
     Attributes
@@ -128,12 +132,13 @@ class GridSearch(BaseSearch):
     def __init__(self, estimator, space, *, scoring=None, cv=5, n_jobs=1, refit=True,
                  error_score=np.nan, return_train_score=False, pruner=None, storage=None,
                  study_name=None, random_state=None, callbacks=(), verbose=0, budget=None,
-                 resource="epochs"):
+                 resource="epochs", study_budget=None):
         self.estimator, self.space, self.scoring, self.cv = estimator, space, scoring, cv
         self.n_jobs, self.refit, self.error_score = n_jobs, refit, error_score
         self.return_train_score, self.pruner, self.storage = return_train_score, pruner, storage
         self.study_name, self.random_state, self.callbacks = study_name, random_state, callbacks
         self.verbose, self.budget, self.resource = verbose, budget, resource
+        self.study_budget = study_budget
 
     def _make_sampler(self, seed):
         """Only enqueued grid points run, so any sampler works; RandomSampler is the cheapest."""
@@ -172,12 +177,13 @@ class RandomSearch(BaseSearch):
     def __init__(self, estimator, space, *, scoring=None, cv=5, n_jobs=1, refit=True,
                  error_score=np.nan, return_train_score=False, pruner=None, storage=None,
                  study_name=None, random_state=None, callbacks=(), verbose=0, budget=None,
-                 resource="epochs", n_trials=10, timeout=None):
+                 resource="epochs", study_budget=None, n_trials=10, timeout=None):
         self.estimator, self.space, self.scoring, self.cv = estimator, space, scoring, cv
         self.n_jobs, self.refit, self.error_score = n_jobs, refit, error_score
         self.return_train_score, self.pruner, self.storage = return_train_score, pruner, storage
         self.study_name, self.random_state, self.callbacks = study_name, random_state, callbacks
         self.verbose, self.budget, self.resource = verbose, budget, resource
+        self.study_budget = study_budget
         self.n_trials, self.timeout = n_trials, timeout
 
     def _make_sampler(self, seed):
@@ -254,12 +260,14 @@ class OptunaSearch(BaseSearch):
     def __init__(self, estimator, space, *, scoring=None, cv=5, n_jobs=1, refit=True,
                  error_score=np.nan, return_train_score=False, pruner=None, storage=None,
                  study_name=None, random_state=None, callbacks=(), verbose=0, budget=None,
-                 resource="epochs", n_trials=10, timeout=None, sampler="tpe"):
+                 resource="epochs", study_budget=None, n_trials=10, timeout=None,
+                 sampler="tpe"):
         self.estimator, self.space, self.scoring, self.cv = estimator, space, scoring, cv
         self.n_jobs, self.refit, self.error_score = n_jobs, refit, error_score
         self.return_train_score, self.pruner, self.storage = return_train_score, pruner, storage
         self.study_name, self.random_state, self.callbacks = study_name, random_state, callbacks
         self.verbose, self.budget, self.resource = verbose, budget, resource
+        self.study_budget = study_budget
         self.n_trials, self.timeout, self.sampler = n_trials, timeout, sampler
 
     def _make_sampler(self, seed):

@@ -183,6 +183,8 @@ class TrialTask:
     return_train_score : bool
     budget : tuple or None
         ``(kind, value)`` with kind in ``epochs | updates | seconds``.
+    study_budget : tuple or None
+        The same for the whole study: no trial starts once the finished ones used it.
     resource : {"epochs", "updates", "samples"}
         The ``step`` given to ``trial.report``.
     callbacks : CallbackList
@@ -203,6 +205,7 @@ class TrialTask:
     error_score: object = math.nan
     return_train_score: bool = False
     budget: tuple | None = None
+    study_budget: tuple | None = None
     resource: str = "epochs"
     callbacks: CallbackList = field(default_factory=CallbackList)
     n_samples: int | None = None

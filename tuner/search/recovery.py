@@ -38,6 +38,8 @@ import optuna
 from optuna.trial import TrialState
 from sklearn.utils import check_random_state
 
+from tuner.search.budget import study_budget_used
+
 try:  # POSIX only; elsewhere a journal study is not locked across processes
     import fcntl
 except ImportError:  # pragma: no cover - Windows
@@ -129,28 +131,35 @@ def budget_used(trials):
 class _BudgetedAsk:
     """Stands in for ``study.ask``: check the budget, ask and record the worker, atomically."""
 
-    def __init__(self, study, storage, n_trials):
+    def __init__(self, study, storage, n_trials, study_budget=None):
         self.study, self.storage, self.n_trials = study, storage, n_trials
+        self.study_budget = study_budget
         self.ask = study.ask  # the bound method of the class
 
     def __call__(self, fixed_distributions=None):
         with study_lock(self.storage, self.study.study_name):
-            if budget_used(self.study.get_trials(deepcopy=False)) >= self.n_trials:
+            trials = self.study.get_trials(deepcopy=False)
+            if budget_used(trials) >= self.n_trials:
                 raise BudgetSpentError(f"the study's {self.n_trials} trials are taken")
+            if self.study_budget is not None and \
+                    study_budget_used(trials, self.study_budget[0]) >= self.study_budget[1]:
+                raise BudgetSpentError(f"the study budget {self.study_budget} is spent")
             trial = self.ask(fixed_distributions)
             record_worker(trial)
         return trial
 
 
 @contextmanager
-def budgeted(study, storage, n_trials):
+def budgeted(study, storage, n_trials, study_budget=None):
     """Within the block, ``study.optimize`` never takes the study past ``n_trials`` trials.
 
     Optuna's optimize loop calls ``study.ask()``; on this study object it is
     replaced by one that counts the budget and asks under :func:`study_lock`
-    (``storage``: the study's). The loop ends quietly when the budget is spent.
+    (``storage``: the study's). The loop ends quietly when the budget is spent,
+    or when the finished trials used ``study_budget`` (``(kind, value)``, see
+    :func:`~tuner.search.budget.study_budget_used`).
     """
-    study.ask = _BudgetedAsk(study, storage, n_trials)
+    study.ask = _BudgetedAsk(study, storage, n_trials, study_budget)
     try:
         yield
     except BudgetSpentError:

@@ -124,7 +124,8 @@ class _TicketGate:
 def _optimize(study, job, n_trials, extra_callbacks=(), progress=False):
     """``study.optimize`` with the evaluator, the study-wide cap and one BLAS thread."""
     callbacks = [_TrialEnd(job.task, progress=progress), *extra_callbacks]
-    with threadpool_limits(limits=1), budgeted(study, job.storage, job.n_trials):
+    with threadpool_limits(limits=1), \
+            budgeted(study, job.storage, job.n_trials, study_budget=job.task.study_budget):
         study.optimize(partial(evaluate_trial, task=job.task), n_trials=n_trials,
                        timeout=job.timeout, callbacks=callbacks, catch=())
 
