@@ -241,6 +241,10 @@ def test_derived_learning_rate_follows_the_training_fold_size(digits):
     search = GridSearch(mlp(), space, cv=CV3, refit=False).fit(X, y)
     rates = {p["batch_size"]: p["learning_rate_init"] for p in search.cv_results_["params"]}
     assert rates == pytest.approx({"full": 0.02, 50: 0.005, 256: 0.02})  # batch 256 -> 200 rows
+    # both rates are visible: the space's base value and the effective one
+    assert [p["learning_rate_init"] for p in search.cv_results_["base_params"]] == [0.01] * 3
+    assert sorted(search.cv_results_["param_learning_rate_init"]) == pytest.approx(
+        [0.005, 0.02, 0.02])
 
 
 def test_delegation_predict_score_classes(iris):
