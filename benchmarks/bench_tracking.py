@@ -144,9 +144,29 @@ def _overheads(results, config):
     return [100 * (run.wall / base.wall - 1) for run, base in pairs]
 
 
-def report(setup, results, args):
-    """Markdown table: wall time, overhead vs. no tracking (median, range), CPU, hook time."""
+def _critical_share(results, config):
+    """Seconds the study's process spent in the tracker, as % of the untracked wall time."""
     median = statistics.median
+    runs = results[config]
+    seconds = median(r.per_trial_ms() * r.n_trials / 1000 + r.ends() for r in runs)
+    return 100 * seconds / median(r.wall for r in results[CONFIGS[0]])
+
+
+def _row(results, config):
+    """One table row."""
+    median = statistics.median
+    runs, over = results[config], _overheads(results, config)
+    of_medians = 100 * (median(r.wall for r in runs)
+                        / median(r.wall for r in results[CONFIGS[0]]) - 1)
+    return (f"| {config} | {median(r.wall for r in runs):.2f} | {of_medians:+.1f}% | "
+            f"{median(over):+.1f}% [{min(over):+.1f}%, {max(over):+.1f}%] | "
+            f"{median(r.cpu for r in runs):.2f} | {median(r.writer_cpu for r in runs):.2f} | "
+            f"{median(r.per_trial_ms() for r in runs):.2f} | {median(r.ends() for r in runs):.2f}"
+            f" | {_critical_share(results, config):.1f}% |")
+
+
+def report(setup, results, args):
+    """Markdown table: wall time, overheads vs. no tracking, CPU, time in the tracker."""
     first = results[CONFIGS[0]][0]
     lines = [
         "# Tracking overhead (benchmarks/bench_tracking.py)", "",
@@ -154,17 +174,11 @@ def report(setup, results, args):
         f"{first.n_trials} trials, {args.epochs} epochs max ({first.n_epochs} epochs in all), "
         f"one process, {args.repeats} repeats per configuration in rotating order after one "
         f"untimed warm-up. SQLite store created beforehand ({setup:.1f} s, not counted).", "",
-        "| configuration | wall time (s), median | overhead vs. none: median [min, max] "
-        "| CPU time (s) | writer CPU (s) | in hooks per trial (ms) | study start + end (s) |",
-        "|---|---:|---:|---:|---:|---:|---:|"]
-    for config in CONFIGS:
-        runs, over = results[config], _overheads(results, config)
-        lines.append(
-            f"| {config} | {median(r.wall for r in runs):.2f} | {median(over):+.1f}% "
-            f"[{min(over):+.1f}%, {max(over):+.1f}%] | {median(r.cpu for r in runs):.2f} | "
-            f"{median(r.writer_cpu for r in runs):.2f} | "
-            f"{median(r.per_trial_ms() for r in runs):.2f} | "
-            f"{median(r.ends() for r in runs):.2f} |")
+        "| configuration | wall (s), median | vs. none (medians) | vs. none, paired: median "
+        "[min, max] | CPU (s) | writer CPU (s) | in hooks per trial (ms) | study start + end (s) "
+        "| in the tracker (% of untracked wall) |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    lines += [_row(results, config) for config in CONFIGS]
     lines += ["", *_notes(results), "",
               f"Machine: {os.cpu_count()} cores (shared with other jobs), "
               f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}. Command: "
@@ -176,23 +190,26 @@ def report(setup, results, args):
 def _notes(results):
     """What the numbers mean."""
     median = statistics.median
-    tracked, base = results[CONFIGS[1]], results[CONFIGS[0]]
-    over = median(_overheads(results, CONFIGS[1]))
-    verdict = "within" if over <= 3 else "above"
-    critical = median(r.per_trial_ms() * r.n_trials / 1000 + r.ends() for r in tracked)
+    tracked = results[CONFIGS[1]]
+    writer_ms = 1000 * median(r.writer_cpu for r in tracked) / tracked[0].n_trials
+    share = _critical_share(results, CONFIGS[1])
     return [
-        f"Tracking (runs + metrics) made the study {over:+.1f}% slower in wall time (median of "
-        f"the paired repeats; {verdict} the 3% target). The study's own process spent "
-        f"{median(r.per_trial_ms() for r in tracked):.2f} ms per trial in the tracker and "
-        f"{median(r.ends() for r in tracked):.2f} s at study start and end: "
-        f"{critical:.2f} s in all, {100 * critical / median(r.wall for r in base):.1f}% of the "
-        "untracked study. `on_trial_end` only pickles the child run into a pipe; a writer "
+        "Columns: wall time; its overhead against no tracking as the ratio of the medians and "
+        "as the median (and range) of the per-repeat ratios, configurations of one repeat "
+        "running back to back; CPU time of the study's process and of the tracker's writer "
+        "process; the time the study's process spent inside the tracker's hooks, per trial "
+        "(handing the child run to the writer) and at study start and end (parent run; at "
+        "the end the wait for the writer, best values, counts, the cv_results table); and "
+        "that time in all as a share of the untracked study.",
+        "",
+        f"Tracking (runs + metrics) keeps the study's own process {share:.1f}% of the "
+        f"untracked study's wall time in the tracker ({'within' if share <= 3 else 'above'} "
+        "the 3% target). `on_trial_end` only pickles the child run into a pipe; the writer "
         "process writes it (create_run, one log_batch with every epoch's metrics, "
-        f"set_terminated: {1000 * median(r.writer_cpu for r in tracked) / tracked[0].n_trials:.0f}"
-        " ms of CPU per trial, on another core while the next trial trains). The study end "
-        "waits for the writer, then logs best values, counts and the cv_results table. On a "
-        "machine whose cores are all busy the writer's CPU competes with the training, which "
-        "is what the spread of the overhead column shows (the machine is shared).",
+        f"set_terminated: ~{writer_ms:.0f} ms of CPU per trial) on the other core while the "
+        "next trial trains. When every core is busy (other jobs on this shared machine, or "
+        "`n_jobs` = cores) that CPU competes with the training; the wall-time columns, whose "
+        "spread is the machine's noise, show the result.",
         "",
         "Plots and the model add a few seconds once per study (importance evaluation and PNG "
         "rendering dominate); they are optional (`log_plots`, `log_model`).",

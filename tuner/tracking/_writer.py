@@ -204,6 +204,8 @@ class _ProcessWriter:
 
     def close(self):
         """At exit: no more jobs; wait for the writer to finish the ones it has."""
+        if os.getpid() != self.pid:  # a forked child inherited this atexit hook: not its writer
+            return
         with self.lock:
             if not self.jobs.closed:
                 with contextlib.suppress(OSError):  # OSError: already gone
