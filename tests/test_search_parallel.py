@@ -162,3 +162,18 @@ def test_workers_start_from_a_script(tmp_path, scorer, guard):
                           text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "trials 3"
+
+
+def test_workers_start_with_sigint_ignored_until_their_initializer():
+    # a worker still importing when Ctrl-C arrives must not die with a traceback
+    import signal
+
+    from tuner.search.workers import _children_ignore_sigint
+
+    probe = [sys.executable, "-c",
+             "import signal; print(signal.getsignal(signal.SIGINT) == signal.SIG_IGN)"]
+    with _children_ignore_sigint():
+        inside = subprocess.run(probe, capture_output=True, text=True, check=True).stdout
+    outside = subprocess.run(probe, capture_output=True, text=True, check=True).stdout
+    assert (inside.strip(), outside.strip()) == ("True", "False")
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # restored here

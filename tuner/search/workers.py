@@ -206,6 +206,25 @@ def _script_not_rerun(jobs):
         main.__file__ = path
 
 
+@contextmanager
+def _children_ignore_sigint():
+    """Processes started in the block begin with SIGINT ignored (``SIG_IGN`` survives exec).
+
+    A worker still importing when Ctrl-C (or the driver's forwarded SIGINT)
+    arrives would die with a traceback; ignored, it installs its handler in
+    ``_init_worker``, finds no ticket left and exits. The block lasts as long
+    as starting the processes (milliseconds); only the main thread may do this.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 def run_workers(study, jobs, *, on_progress=None, poll_interval=1.0):
     """Run the remaining budget of ``study`` in ``len(jobs)`` spawned worker processes.
 
@@ -232,7 +251,7 @@ def run_workers(study, jobs, *, on_progress=None, poll_interval=1.0):
     tickets = ctx.Value("i", remaining)
     with ProcessPoolExecutor(len(jobs), mp_context=ctx, initializer=_init_worker,
                              initargs=(tickets, os.getpid())) as pool:
-        with _script_not_rerun(jobs):  # workers are spawned by the first submits
+        with _script_not_rerun(jobs), _children_ignore_sigint():  # spawned by the submits
             futures = [pool.submit(_worker_main, job) for job in jobs]
         try:
             _wait_for_workers(futures, tickets, study, on_progress, poll_interval)
