@@ -5,45 +5,14 @@ directory and checks the one-line message, and that no study, journal file,
 SQLite file or MLflow store was left behind.
 """
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
-import yaml
+from cli_helpers import TINY, tuner, write
 from joblib import cpu_count
 
 from tuner.errors import ConfigError
 from tuner.experiment import load_experiment, run_experiment
-
-ROOT = Path(__file__).resolve().parent.parent
-
-TINY = {
-    "name": "tiny",
-    "dataset": "iris",
-    "estimator": {"params": {"hidden_layer_sizes": [8]}},
-    "search_space": {"parameters": {
-        "learning_rate_init": {"type": "float", "low": 1e-3, "high": 1e-1, "log": True},
-        "max_iter": {"type": "int", "low": 2, "high": 4}}},
-    "driver": {"type": "random", "n_trials": 3},
-    "cv": 2,
-}
-
-
-def tuner(*args, cwd, env=None, timeout=180):
-    """``python -m tuner ARGS`` in ``cwd`` without MLFLOW_TRACKING_URI (unless ``env`` sets it)."""
-    base = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
-    base.update(PYTHONPATH=str(ROOT), OMP_NUM_THREADS="1", COLUMNS="120", **(env or {}))
-    return subprocess.run([sys.executable, "-m", "tuner", *map(str, args)], cwd=cwd, env=base,
-                          capture_output=True, text=True, timeout=timeout)
-
-
-def write(directory, data=None, name="tiny.yaml"):
-    """An experiment file (TINY by default) in ``directory``."""
-    path = Path(directory) / name
-    path.write_text(yaml.safe_dump(data or TINY, sort_keys=False))
-    return path
 
 
 def one_line_error(proc, expected):
