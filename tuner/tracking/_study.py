@@ -2,6 +2,7 @@
 
 import functools
 import json
+import logging
 import math
 import os
 import time
@@ -27,6 +28,8 @@ def make_client(uri):
     os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")
     from mlflow.client import MlflowClient
 
+    # "Creating initial MLflow database tables..." would cut into the CLI's plan
+    logging.getLogger("mlflow.store.db.utils").setLevel(logging.WARNING)
     return MlflowClient(tracking_uri=uri)
 
 
