@@ -141,14 +141,23 @@ def _listening(port):
 
 
 def _read_line_starting(stream, prefix, timeout):
-    """The first line of ``stream`` that starts with ``prefix`` (None at EOF or timeout)."""
-    deadline = time.monotonic() + timeout
+    """The first line of ``stream`` that starts with ``prefix`` (None at EOF or timeout).
+
+    Reads the pipe's raw bytes: ``select`` on a buffered ``readline`` can miss a
+    line already sitting in Python's buffer and wait for output that never comes.
+    """
+    deadline, pending = time.monotonic() + timeout, b""
     while time.monotonic() < deadline:
         ready, _, _ = select.select([stream], [], [], 1.0)
-        if ready:
-            line = stream.readline()
-            if not line or line.startswith(prefix):
-                return line or None
+        if not ready:
+            continue
+        chunk = os.read(stream.fileno(), 65536)
+        if not chunk:
+            return None
+        *lines, pending = (pending + chunk).split(b"\n")
+        for line in lines:
+            if line.decode(errors="replace").startswith(prefix):
+                return line.decode() + "\n"
     return None
 
 
@@ -182,6 +191,7 @@ def test_ui_cli_prints_url_and_a_signal_stops_the_whole_server(tmp_path, stop_si
         assert _eventually(lambda: not _listening(port), timeout=30)
         assert _eventually(lambda: not any(_running(pid) for pid in server), timeout=30)
     finally:
+        server = server or _descendants(launcher.pid)  # never leave a server behind
         for pid in [launcher.pid, *server]:
             if _running(pid):
                 os.kill(pid, signal.SIGKILL)
