@@ -210,7 +210,7 @@ def test_tracker_model_input_example_is_real_training_rows(tracked_search, tmp_p
     model = Model.load(local)
     np.testing.assert_array_equal(model.load_input_example(local), tracked_search.X[:5])
     assert tuple(model.signature.inputs.to_dict()[0]["tensor-spec"]["shape"]) == (-1, 64)
-    assert (local / "code" / "tuner" / "estimators.py").is_file()  # code_paths: tuner itself
+    assert (local / "code" / "tuner" / "estimators" / "_mlp.py").is_file()  # code_paths: tuner
 
 
 def _isolated_python(code, cwd, env):

@@ -70,7 +70,7 @@ from sklearn.base import clone
 
 from ._plots_lr import plot_lr_curves
 from .errors import ConfigError
-from .estimators import BaseMLP, _blas_threads
+from .estimators import BaseMLP
 from .nn.training import DivergenceError, resolve_batch_size
 
 LOW_FRACTION = 0.1  # the descent has started once 10 % of the total drop is done
@@ -322,7 +322,7 @@ def lr_find(estimator, X, y, *, min_lr=1e-6, max_lr=10, num_steps=100, smooth=0.
 
 
 def _fresh_clone(estimator, random_state):
-    """An unfitted, validated copy of one of our MLPs (ConfigError for anything else)."""
+    """An unfitted copy of one of our MLPs (ConfigError for anything else)."""
     if not isinstance(estimator, BaseMLP):
         raise ConfigError("the learning-rate range test needs a tuner MLP estimator",
                           source="lr_find", key="estimator", value=type(estimator).__name__,
@@ -330,19 +330,17 @@ def _fresh_clone(estimator, random_state):
     est = clone(estimator).set_params(warm_start=False, early_stopping=False)
     if random_state is not None:
         est.set_params(random_state=random_state)
-    est._validate_params()
     return est
 
 
 def _record(est, X, y, recorder):
     """Train ``est`` minibatch by minibatch at the recorder's rates; return the row count."""
-    with _blas_threads(est.n_threads):
-        X, Y, _ = est._setup(X, y, incremental=False)
+    with est._epoch_runner(X, y) as (run_epoch, n_rows):
         epoch = 0
         while not recorder.done:  # cycle over the data until num_steps or divergence
             epoch += 1
             try:
-                est._trainer.run_epoch(X, Y, recorder.lr, epoch=epoch, on_batch=recorder.on_batch)
+                run_epoch(recorder.lr, epoch=epoch, on_batch=recorder.on_batch)
             except DivergenceError:  # weights overflowed after the last recorded update
                 recorder.diverged = True
-    return X.shape[0]
+    return n_rows

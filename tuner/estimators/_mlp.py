@@ -1,36 +1,28 @@
-"""scikit-learn estimators over the numpy core: ``MLPClassifier`` and ``MLPRegressor``.
-
-``fit`` is ``max_iter`` repetitions of exactly the epoch that ``partial_fit``
-runs once, so a search can train epoch by epoch and prune.
-
-Examples
---------
->>> from sklearn.datasets import load_iris
->>> X, y = load_iris(return_X_y=True)
->>> clf = MLPClassifier((16,), max_iter=50, random_state=0).fit(X / 8, y)
->>> clf.n_iter_, clf.n_updates_, clf.predict_proba(X[:2]).shape
-(50, 50, (2, 3))
-"""
+"""The public classes :class:`MLPClassifier` and :class:`MLPRegressor` (training in ``_base``)."""
 
 import numpy as np
 from sklearn.base import ClassifierMixin, RegressorMixin, _fit_context
-from sklearn.preprocessing import LabelBinarizer
-from sklearn.utils import multiclass
 from sklearn.utils.validation import column_or_1d, validate_data
 
-from ._mlp_base import _ATTRS_DOC, _PARAMS_DOC, BaseMLP, _blas_threads
-from .nn.targets import can_encode, encode_labels
-
-__all__ = ["BaseMLP", "MLPClassifier", "MLPRegressor"]
+from . import _labels
+from ._base import BaseMLP, _blas_threads
+from ._docs import ATTRIBUTES, PARAMETERS
 
 
 class MLPClassifier(ClassifierMixin, BaseMLP):
     """Multi-layer perceptron classifier trained by the numpy core.
 
-    Softmax + cross-entropy for multiclass targets, sigmoid + binary
+    This model optimizes the log-loss function with stochastic gradient
+    descent: softmax + cross-entropy for multiclass targets, sigmoid + binary
     cross-entropy for binary and multilabel ones.
-    {params}{attrs}    classes_ : ndarray
+    {params}{attrs}
+    classes_ : ndarray of shape (n_classes,)
         Class labels.
+
+    See Also
+    --------
+    MLPRegressor : Multi-layer perceptron regressor.
+    sklearn.neural_network.MLPClassifier : scikit-learn's, whose parameters these are.
 
     Examples
     --------
@@ -48,26 +40,30 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
+            The input data.
         y : array-like of shape (n_samples,)
-            Labels, a subset of ``classes``.
-        classes : array-like, default=None
-            All classes; required on the first call.
+            The target values, a subset of ``classes``.
+        classes : array-like of shape (n_classes,), default=None
+            Classes across all calls to partial_fit. Can be obtained via
+            ``np.unique(y_all)``, where ``y_all`` is the target vector of the
+            entire dataset. This argument is required for the first call to
+            partial_fit and can be omitted in the subsequent calls.
         max_updates : int, default=None
             Stop the epoch after this many weight updates (exact update budgets).
 
         Returns
         -------
         self : object
+            Trained MLP model.
         """
-        if multiclass._check_partial_fit_first_call(self, classes):
-            self._label_binarizer = LabelBinarizer()
-            self._label_binarizer.fit(classes)
+        if _labels.first_partial_fit(self, classes):
+            self._label_binarizer = _labels.fit_binarizer_on_classes(classes)
         with _blas_threads(self.n_threads):
             return self._fit(X, y, incremental=True, max_updates=max_updates)
 
     def _out_activation(self):
         """softmax for multiclass targets, logistic for binary / multilabel."""
-        return "softmax" if self._label_binarizer.y_type_ == "multiclass" else "logistic"
+        return _labels.out_activation(self._label_binarizer)
 
     def _validate_input(self, X, y, *, incremental, reset):
         """Validate; fit the label binarizer or check ``y`` against it; return X, Y, y."""
@@ -76,50 +72,56 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         if y.ndim == 2 and y.shape[1] == 1:
             y = column_or_1d(y, warn=True)
         if not hasattr(self, "classes_") or not (self.warm_start or incremental):
-            multiclass.check_classification_targets(y)
-            self._label_binarizer = LabelBinarizer().fit(y)
+            self._label_binarizer = _labels.fit_binarizer(y)
             self.classes_ = self._label_binarizer.classes_
-        binarizer = self._label_binarizer
-        if binarizer.y_type_ in ("binary", "multiclass") and can_encode(y, self.classes_):
-            # as binarizer.transform(y), without its np.unique passes (ms per partial_fit)
-            Y = encode_labels(y, self.classes_, binary=binarizer.y_type_ == "binary",
-                              dtype=X.dtype)
-        else:  # multilabel or object labels: the binarizer's general path
-            multiclass.check_classification_targets(y)
-            encode_labels(multiclass.unique_labels(y), self.classes_)  # raises on unknown labels
-            Y = binarizer.transform(y)
-        return X, Y, y
+        return X, _labels.encode(self._label_binarizer, y, X.dtype), y
 
     def predict(self, X):
-        """Predict class labels.
+        """Predict using the multi-layer perceptron classifier.
 
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
+            The input data.
 
         Returns
         -------
-        y : ndarray of shape (n_samples,), or (n_samples, n_classes) for multilabel targets
+        y : ndarray of shape (n_samples,) or (n_samples, n_classes)
+            The predicted classes (an indicator matrix for multilabel targets).
         """
-        P = self._output(X)
-        return self._label_binarizer.inverse_transform(P.ravel() if self.n_outputs_ == 1 else P)
+        P = self._output(X)  # NotFittedError before the binarizer is looked at
+        return _labels.decode(self._label_binarizer, P)
 
     def predict_proba(self, X):
-        """Class probabilities, columns ordered as ``classes_``.
+        """Probability estimates.
 
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
+            The input data.
 
         Returns
         -------
-        proba : ndarray of shape (n_samples, n_classes)
+        y_prob : ndarray of shape (n_samples, n_classes)
+            The predicted probability of the sample for each class in the
+            model, where classes are ordered as they are in ``classes_``.
         """
         P = self._output(X)
         return np.hstack([1.0 - P, P]) if self.n_outputs_ == 1 else P
 
     def predict_log_proba(self, X):
-        """Logarithm of :meth:`predict_proba`."""
+        """Return the log of probability estimates.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            The input data.
+
+        Returns
+        -------
+        log_y_prob : ndarray of shape (n_samples, n_classes)
+            ``log(predict_proba(X))``, classes ordered as in ``classes_``.
+        """
         return np.log(self.predict_proba(X))
 
     def __sklearn_tags__(self):
@@ -129,8 +131,16 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
 
 
 class MLPRegressor(RegressorMixin, BaseMLP):
-    """Multi-layer perceptron regressor (identity output, squared error).
+    """Multi-layer perceptron regressor trained by the numpy core.
+
+    This model optimizes the squared error (identity output) with stochastic
+    gradient descent.
     {params}{attrs}
+    See Also
+    --------
+    MLPClassifier : Multi-layer perceptron classifier.
+    sklearn.neural_network.MLPRegressor : scikit-learn's, whose parameters these are.
+
     Examples
     --------
     >>> import numpy as np
@@ -151,13 +161,16 @@ class MLPRegressor(RegressorMixin, BaseMLP):
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
+            The input data.
         y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+            The target values.
         max_updates : int, default=None
             Stop the epoch after this many weight updates (exact update budgets).
 
         Returns
         -------
         self : object
+            Trained MLP model.
         """
         with _blas_threads(self.n_threads):
             return self._fit(X, y, incremental=True, max_updates=max_updates)
@@ -171,19 +184,21 @@ class MLPRegressor(RegressorMixin, BaseMLP):
         return X, y.reshape(-1, 1) if y.ndim == 1 else y, y
 
     def predict(self, X):
-        """Predict targets.
+        """Predict using the multi-layer perceptron model.
 
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
+            The input data.
 
         Returns
         -------
         y : ndarray of shape (n_samples,) or (n_samples, n_outputs)
+            The predicted values.
         """
         P = self._output(X)
         return P.ravel() if P.shape[1] == 1 else P
 
 
-MLPClassifier.__doc__ = MLPClassifier.__doc__.format(params=_PARAMS_DOC, attrs=_ATTRS_DOC)
-MLPRegressor.__doc__ = MLPRegressor.__doc__.format(params=_PARAMS_DOC, attrs=_ATTRS_DOC)
+MLPClassifier.__doc__ = MLPClassifier.__doc__.format(params=PARAMETERS, attrs=ATTRIBUTES)
+MLPRegressor.__doc__ = MLPRegressor.__doc__.format(params=PARAMETERS, attrs=ATTRIBUTES)

@@ -2,10 +2,11 @@
 
 ``fit`` is ``max_iter`` repetitions of exactly the epoch that ``partial_fit``
 runs once, so a search can train epoch by epoch and prune.  The public classes
-are in :mod:`tuner.estimators`.
+are in :mod:`tuner.estimators._mlp`; the epochs themselves in :mod:`tuner.nn.training`.
 """
 
 import warnings
+from contextlib import contextmanager
 from functools import partial
 from numbers import Integral, Real
 
@@ -19,10 +20,10 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 from threadpoolctl import ThreadpoolController
 
-from .nn.network import MLPNetwork, forward_pass
-from .nn.optimizers import get_optimizer
-from .nn.schedules import SCHEDULES, LearningRateSchedule
-from .nn.training import EarlyStopper, Trainer
+from ..nn.network import MLPNetwork, forward_pass
+from ..nn.optimizers import get_optimizer
+from ..nn.schedules import SCHEDULES, LearningRateSchedule
+from ..nn.training import EarlyStopper, Trainer
 
 _CONTROLLER = []  # one lazily created ThreadpoolController (creating one costs ~3 ms)
 
@@ -34,51 +35,12 @@ def _blas_threads(n_threads):
     return _CONTROLLER[0].limit(limits=n_threads, user_api="blas")
 
 
-_PARAMS_DOC = """
-    Parameters
-    ----------
-    hidden_layer_sizes, activation, alpha, batch_size, learning_rate_init, power_t, \
-max_iter, shuffle, random_state, tol, verbose, warm_start, momentum, nesterovs_momentum, \
-early_stopping, validation_fraction, beta_1, beta_2, epsilon, n_iter_no_change
-        As in scikit-learn's MLP, except: ``max_iter`` counts ``fit`` epochs; the L2
-        objective ``mean loss + alpha/(2n) ||W||**2`` (``n`` training rows) is estimated
-        without bias by any minibatch; ``batch_size`` may be "full" ("auto" =
-        ``min(200, n)``); ``warm_start`` uses the current (maybe user-set) ``coefs_``;
-        ``early_stopping`` restores the best weights.
-    solver : {"sgd", "rmsprop", "adam"}, default="adam"
-        Optimizer; update rules in :mod:`tuner.nn.optimizers`.
-    learning_rate : {"constant", "invscaling", "step", "cosine"}, default="constant"
-        Per-epoch schedule (formulas in :mod:`tuner.nn.schedules`) using
-        ``learning_rate_init``, ``power_t``, ``lr_step_size`` (10), ``lr_gamma`` (0.5)
-        and a linear warmup of ``warmup_epochs`` (0); "cosine" anneals over ``max_iter``.
-    dropout : float, default=0.0
-        Inverted-dropout rate of the hidden layers, at training time only.
-    init : {"auto", "he", "glorot"}, default="auto"
-        Uniform initialisation of the hidden layers: "auto" is He before relu and
-        Glorot otherwise; "glorot" everywhere is scikit-learn's. Outputs get Glorot.
-    rho : float, default=0.9
-        RMSProp decay of the mean squared gradient.
-    dtype : {None, "float32", "float64"}, default=None
-        Working precision; None keeps float32 input as float32, anything else float64.
-    n_threads : int or None, default=1
-        BLAS threads during fit and predict (None: leave unchanged).
-"""
-
-_ATTRS_DOC = """
-    Attributes
-    ----------
-    coefs_, intercepts_, loss_, loss_curve_, best_loss_, validation_scores_, \
-best_validation_score_, n_iter_, t_, n_layers_, n_outputs_, out_activation_, \
-n_features_in_, feature_names_in_
-        As in scikit-learn's MLP; ``n_iter_`` counts the epochs of the last ``fit`` and
-        goes on counting with ``partial_fit``; ``loss_`` includes the L2 term.
-    n_updates_ : int
-        Weight updates so far (the sum over epochs of ``ceil(n / batch_size)``).
-"""
-
-
 class BaseMLP(BaseEstimator):
-    """Shared training logic of :class:`MLPClassifier` and :class:`MLPRegressor`."""
+    """Shared training logic of :class:`MLPClassifier` and :class:`MLPRegressor`.
+
+    Do not use it directly: the subclasses choose the output activation, validate
+    and encode targets and predict. The parameters are documented on them.
+    """
 
     # scikit-learn's MLP constraints, with our solvers / schedules / batch sizes and additions.
     _parameter_constraints: dict = {
@@ -105,8 +67,36 @@ class BaseMLP(BaseEstimator):
                  beta_1=0.9, beta_2=0.999, epsilon=1e-8, n_iter_no_change=10, dropout=0.0,
                  rho=0.9, lr_step_size=10, lr_gamma=0.5, warmup_epochs=0, init="auto",
                  dtype=None, n_threads=1):
-        params = dict(locals())
-        vars(self).update((name, value) for name, value in params.items() if name != "self")
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.activation = activation
+        self.solver = solver
+        self.alpha = alpha
+        self.batch_size = batch_size
+        self.learning_rate = learning_rate
+        self.learning_rate_init = learning_rate_init
+        self.power_t = power_t
+        self.max_iter = max_iter
+        self.shuffle = shuffle
+        self.random_state = random_state
+        self.tol = tol
+        self.verbose = verbose
+        self.warm_start = warm_start
+        self.momentum = momentum
+        self.nesterovs_momentum = nesterovs_momentum
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.beta_1 = beta_1
+        self.beta_2 = beta_2
+        self.epsilon = epsilon
+        self.n_iter_no_change = n_iter_no_change
+        self.dropout = dropout
+        self.rho = rho
+        self.lr_step_size = lr_step_size
+        self.lr_gamma = lr_gamma
+        self.warmup_epochs = warmup_epochs
+        self.init = init
+        self.dtype = dtype
+        self.n_threads = n_threads
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y):
@@ -133,6 +123,21 @@ class BaseMLP(BaseEstimator):
         else:
             self._fit_epochs(X, Y, y)
         return self
+
+    @contextmanager
+    def _epoch_runner(self, X, y):
+        """Protected hook of :func:`tuner.lr_finder.lr_find`: a fresh fit, ready to train.
+
+        Validates the parameters and the data as ``fit`` does, builds and
+        initialises the network and the optimizer, and yields ``(run_epoch,
+        n_rows)``: ``run_epoch(lr, *, epoch, on_batch)`` is
+        :meth:`tuner.nn.training.Trainer.run_epoch` on the encoded data (``lr``
+        may give one rate per minibatch), called under the estimator's BLAS limit.
+        """
+        self._validate_params()
+        with _blas_threads(self.n_threads):
+            X, Y, _ = self._setup(X, y, incremental=False)
+            yield partial(self._trainer.run_epoch, X, Y), X.shape[0]
 
     def _setup(self, X, y, *, incremental):
         """Validate the data; make network, optimizer and schedule ready; return X, Y, y."""

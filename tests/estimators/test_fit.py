@@ -1,6 +1,5 @@
-"""Tests of tuner.MLPClassifier / tuner.MLPRegressor."""
+"""fit and partial_fit of tuner's MLPs: epochs, updates, optimizers, schedules, stopping."""
 
-import pickle
 import warnings
 
 import numpy as np
@@ -8,9 +7,6 @@ import pytest
 from sklearn.base import clone
 from sklearn.datasets import load_digits, make_regression
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.preprocessing import LabelBinarizer
-from sklearn.utils._param_validation import InvalidParameterError
-from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from tuner.estimators import MLPClassifier, MLPRegressor
 from tuner.nn.network import forward_pass
@@ -24,16 +20,10 @@ def digits():
     X, y = load_digits(return_X_y=True)
     return X[:600] / 16.0, y[:600]
 
-
 @pytest.fixture(scope="module")
 def regression():
     X, y = make_regression(n_samples=200, n_features=5, noise=1.0, random_state=0)
     return X, y / y.std()
-
-
-@parametrize_with_checks([MLPClassifier(), MLPRegressor()])
-def test_estimators_pass_sklearn_checks(estimator, check):
-    check(estimator)
 
 
 def test_classifier_same_random_state_gives_identical_coefs(digits):
@@ -167,14 +157,6 @@ def test_init_glorot_and_he_set_the_hidden_layer_bounds(digits):
     assert np.abs(clf.coefs_[0]).max() <= bounds["glorot"]
 
 
-def test_classifier_partial_fit_requires_classes_first(digits):
-    X, y = digits
-    with pytest.raises(ValueError, match="classes must be passed on the first call"):
-        MLPClassifier().partial_fit(X, y)
-    clf = MLPClassifier((4,)).partial_fit(X[y < 5], y[y < 5], classes=np.arange(10))
-    assert clf.predict_proba(X).shape == (600, 10)
-
-
 def test_warm_start_continues_from_user_set_coefs(regression):
     X, y = regression
     reg = MLPRegressor((8,), max_iter=2, random_state=0).fit(X, y)
@@ -194,34 +176,6 @@ def test_dtype_float32_is_preserved_and_forced(digits):
     assert MLPClassifier((8,), max_iter=2).fit(X.astype(int), y).coefs_[0].dtype == np.float64
 
 
-def test_pickled_estimator_continues_training_identically(digits):
-    X, y = digits
-    clf = MLPClassifier((8,), random_state=0, dropout=0.1)
-    clf.partial_fit(X, y, classes=np.arange(10))
-    copy = pickle.loads(pickle.dumps(clf))
-    clf.partial_fit(X, y)
-    copy.partial_fit(X, y)
-    np.testing.assert_array_equal(clf.coefs_[1], copy.coefs_[1])
-
-
-@pytest.mark.parametrize("params", [{"solver": "lbfgs"}, {"dropout": 1.0},
-                                    {"learning_rate": "adaptive"}, {"batch_size": 0},
-                                    {"dtype": "float16"}, {"n_threads": 0},
-                                    {"init": "xavier"}])
-def test_invalid_parameters_raise_invalid_parameter_error(digits, params):
-    X, y = digits
-    with pytest.raises(InvalidParameterError):
-        MLPClassifier(**params).fit(X, y)
-
-
-def test_nan_input_raises_value_error(digits):
-    X, y = digits
-    X = X.copy()
-    X[0, 0] = np.nan
-    with pytest.raises(ValueError, match="NaN"):
-        MLPClassifier().fit(X, y)
-
-
 def test_fit_warns_when_max_iter_reached(digits):
     X, y = digits
     with warnings.catch_warnings(record=True) as caught:
@@ -239,30 +193,6 @@ def test_regressor_multioutput_and_l2_in_loss(regression):
     assert reg.predict(X).shape == (200, 2) and reg.score(X, Y) > 0.95
     heavy = MLPRegressor(alpha=100.0, **params).fit(X, Y)
     assert np.abs(heavy.coefs_[0]).sum() < np.abs(reg.coefs_[0]).sum()
-
-
-@pytest.mark.parametrize("labels", [np.arange(3), np.array([-1, 4]), np.array(["a", "b", "c"]),
-                                    np.array(["a", "b", "c"], dtype=object)])
-def test_classifier_partial_fit_encodes_labels_like_label_binarizer(labels):
-    rng = np.random.default_rng(0)
-    X, y = rng.normal(size=(30, 4)), labels[rng.integers(0, len(labels), 30)]
-    clf = MLPClassifier((4,), random_state=0).partial_fit(X, y, classes=labels)
-    _, Y, _ = clf._validate_input(X, y, incremental=True, reset=False)
-    np.testing.assert_array_equal(Y, LabelBinarizer().fit(labels).transform(y))
-    clf.partial_fit(X, y)
-    assert clf.n_iter_ == 2 and set(clf.predict(X)) <= set(labels)
-    unknown = np.array([labels[0], "z" if labels.dtype.kind in "UO" else 99], dtype=labels.dtype)
-    with pytest.raises(ValueError, match="not among the known classes"):
-        clf.partial_fit(X[:2], unknown)
-
-
-def test_classifier_multilabel_partial_fit_continues_fit():
-    rng = np.random.default_rng(0)
-    X, Y = rng.normal(size=(40, 4)), (rng.random((40, 3)) > 0.5).astype(int)
-    clf = MLPClassifier((8,), max_iter=2, random_state=0).fit(X, Y)
-    clf.partial_fit(X, Y)
-    assert clf.n_iter_ == 3 and clf.out_activation_ == "logistic"
-    assert clf.predict(X).shape == (40, 3)
 
 
 @pytest.mark.parametrize(("n_threads", "expected"), [(1, 1), (None, 2)])
