@@ -17,6 +17,7 @@ import pytest
 from optuna.trial import TrialState
 
 from tuner.search.recovery import WORKER_ATTR, budget_used, study_lock
+from tuner.search.storage import journal_path
 
 ROOT = Path(__file__).resolve().parents[1]
 optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -99,7 +100,7 @@ def _lock_waiters(storage):
         with engine.connect() as connection:
             return connection.execute(text("SELECT count(*) FROM pg_locks WHERE "
                                            "locktype = 'advisory' AND NOT granted")).scalar()
-    inode = os.stat(f"{storage._backend._file_path}.tuner-lock").st_ino
+    inode = os.stat(f"{journal_path(storage)}.tuner-lock").st_ino
     return sum("->" in line and f":{inode} " in line
                for line in Path("/proc/locks").read_text().splitlines())
 

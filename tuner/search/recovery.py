@@ -39,6 +39,7 @@ from optuna.trial import TrialState
 from sklearn.utils import check_random_state
 
 from tuner.search.budget import study_budget_used
+from tuner.search.storage import journal_path
 
 try:  # POSIX only; elsewhere a journal study is not locked across processes
     import fcntl
@@ -106,7 +107,7 @@ def study_lock(storage, study_name):
         The study's storage; ``None`` or an in-memory storage needs no lock.
     study_name : str
     """
-    path = getattr(getattr(storage, "_backend", None), "_file_path", None)
+    path = journal_path(storage)
     engine = getattr(storage, "engine", None)
     if path is not None and fcntl is not None:
         with _file_lock(f"{path}.tuner-lock"):

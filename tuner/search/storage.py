@@ -45,6 +45,7 @@ from optuna.storages import InMemoryStorage, JournalStorage, RDBStorage
 from optuna.storages.journal import JournalFileBackend
 
 from tuner.errors import ConfigError
+from tuner.search.interrupts import interrupts_deferred
 
 #: Seconds between heartbeats of a running trial in an RDB storage.
 HEARTBEAT_INTERVAL = 30
@@ -93,11 +94,42 @@ class ResolvedStorage:
         return False
 
 
+class JournalFile(JournalFileBackend):
+    """Optuna's journal-file backend whose appends a Ctrl-C cannot cut in half.
+
+    Parameters
+    ----------
+    path : str
+        The journal file.
+    lock_obj : optuna.storages.journal.BaseJournalFileLock, optional
+        As for ``JournalFileBackend`` (default: its symlink lock).
+    """
+
+    def __init__(self, path, lock_obj=None):
+        super().__init__(path, lock_obj)
+        self.path = path
+
+    def append_logs(self, logs):
+        with interrupts_deferred():
+            super().append_logs(logs)
+
+
+def journal_path(storage):
+    """The file behind a journal-file storage, else None.
+
+    Optuna has no public accessor for either the storage's backend or the
+    backend's file, so this is the one place that reads ``_backend`` and
+    ``_file_path`` (of backends not created by tuner).
+    """
+    backend = getattr(storage, "_backend", None)
+    return getattr(backend, "path", None) or getattr(backend, "_file_path", None)
+
+
 def _journal(path):
     """A journal-file storage at ``path`` (parent directories created)."""
     path = Path(path).expanduser()
     path.parent.mkdir(parents=True, exist_ok=True)
-    return JournalStorage(JournalFileBackend(str(path)))
+    return JournalStorage(JournalFile(str(path)))
 
 
 def _seconds(value, env, default):
