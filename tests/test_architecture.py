@@ -1,10 +1,10 @@
 """Import rules of ARCHITECTURE.md, read from every import statement under tuner/ with ast.
 
 - tuner/nn imports only numpy and the standard library;
-- optuna only under tuner/search/, in tuner/spaces.py, tuner/plots.py, tuner/report.py;
+- optuna only under tuner/search/, in tuner/spaces.py, tuner/plots/, tuner/report.py;
 - mlflow only in the tuner/tracking package (tracking grew past 400 lines), and only
   inside functions;
-- matplotlib only inside functions of tuner/plots.py (+ tuner/_plots_*.py), tuner/report.py,
+- matplotlib only inside functions of tuner/plots/, tuner/report.py,
   tuner/lr_finder.py;
 - imports flow one way: cli -> experiment -> search -> estimators -> nn;
 - tuner/__init__.py, tuner/cli.py and tuner/__main__.py import no heavy package at
@@ -78,11 +78,12 @@ def _allowed_for(path, package):
     """(allowed here at all, only inside functions) for a heavy package in ``path``."""
     rules = {
         "optuna": (path.startswith("tuner/search/")
-                   or path in ("tuner/spaces.py", "tuner/plots.py", "tuner/report.py"),
+                   or path.startswith("tuner/plots/")
+                   or path in ("tuner/spaces.py", "tuner/report.py"),
                    False),
         "mlflow": (path.startswith("tuner/tracking/"), True),
-        "matplotlib": (path in ("tuner/plots.py", "tuner/report.py", "tuner/lr_finder.py")
-                       or path.startswith("tuner/_plots_"), True),
+        "matplotlib": (path in ("tuner/report.py", "tuner/lr_finder.py")
+                       or path.startswith("tuner/plots/"), True),
     }
     return rules[package]
 
