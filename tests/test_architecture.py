@@ -7,7 +7,7 @@
 - matplotlib only inside functions of tuner/plots/, tuner/report.py,
   tuner/lr_finder.py;
 - imports flow one way: cli -> experiment -> search -> estimators -> nn;
-- tuner/__init__.py, tuner/cli.py and tuner/__main__.py import no heavy package at
+- tuner/__init__.py, tuner/cli/__init__.py and tuner/__main__.py import no heavy package at
   module level, and ``python -m tuner --help`` imports none at all.
 """
 
@@ -61,7 +61,7 @@ def _where(path, name):
 
 def test_architecture_finds_every_module():
     paths = {path for path, _ in MODULES}
-    assert {"tuner/cli.py", "tuner/experiment.py", "tuner/datasets.py"} <= paths
+    assert {"tuner/cli/__init__.py", "tuner/experiment.py", "tuner/datasets.py"} <= paths
     assert any(path.startswith("tuner/nn/") for path in paths)
 
 
@@ -100,14 +100,12 @@ def test_architecture_heavy_imports_stay_in_their_modules(package):
 
 
 LAYERS = [("tuner/nn/", ("tuner.estimators", "tuner.search", "tuner.experiment", "tuner.cli",
-                         "tuner._experiment", "tuner._cli_output", "tuner.spaces",
-                         "tuner.tracking")),
+                         "tuner._experiment", "tuner.spaces", "tuner.tracking")),
           ("tuner/estimators/", ("tuner.search", "tuner.experiment", "tuner.cli",
-                                 "tuner._experiment", "tuner._cli_output")),
-          ("tuner/search/", ("tuner.experiment", "tuner.cli", "tuner._experiment",
-                             "tuner._cli_output")),
-          ("tuner/experiment.py", ("tuner.cli", "tuner._cli_output")),
-          ("tuner/_experiment_", ("tuner.cli", "tuner._cli_output", "tuner.experiment"))]
+                                 "tuner._experiment")),
+          ("tuner/search/", ("tuner.experiment", "tuner.cli", "tuner._experiment")),
+          ("tuner/experiment.py", ("tuner.cli",)),
+          ("tuner/_experiment_", ("tuner.cli", "tuner.experiment"))]
 
 
 @pytest.mark.parametrize(("prefix", "forbidden"), LAYERS, ids=[p for p, _ in LAYERS])
@@ -119,7 +117,8 @@ def test_architecture_imports_flow_one_way(prefix, forbidden):
             assert not name.startswith(forbidden), _where(path, name)
 
 
-@pytest.mark.parametrize("path", ["tuner/__init__.py", "tuner/cli.py", "tuner/__main__.py"])
+@pytest.mark.parametrize("path", ["tuner/__init__.py", "tuner/cli/__init__.py",
+                                  "tuner/__main__.py"])
 def test_architecture_entry_points_import_nothing_heavy_at_module_level(path):
     tree = dict(MODULES)[path]
     for top, name, in_function in _imports(tree):

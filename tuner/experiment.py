@@ -229,7 +229,7 @@ def run_experiment(experiment, *, n_trials=None, n_jobs=None, storage=None, trac
         Log to MLflow (if ``tracking.enabled``); delete the stored study first
         (else it resumes: the study is named after the experiment).
     callbacks : sequence
-        Extra search callbacks (e.g. :class:`tuner.progress.StudyProgress`).
+        Extra search callbacks (e.g. :class:`tuner.cli.progress.StudyProgress`).
     data : tuner.datasets.Dataset, optional
         The experiment's data when already loaded.
 

@@ -17,7 +17,7 @@ import yaml
 
 from tuner.search.recovery import process_alive
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 EXPERIMENT = {
     "name": "interrupted",
     "dataset": "digits",
