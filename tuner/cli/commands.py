@@ -10,7 +10,6 @@ import sys
 import time
 from pathlib import Path
 
-from tuner._experiment_checks import check_run, check_worker
 from tuner.cli import EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_OK
 from tuner.cli.output import console, mlflow_target, print_partial, print_plan, print_summary
 from tuner.cli.progress import StudyProgress
@@ -22,6 +21,7 @@ from tuner.experiment import (
     run_experiment,
     run_worker,
 )
+from tuner.experiment.preflight import check_run, check_worker
 from tuner.search.storage import load_stored_study, stored_trials
 from tuner.search.workers import quiet_interrupts
 
@@ -122,7 +122,7 @@ def worker_command(path, *, storage, overrides=(), n_trials=None, n_jobs=None,
 
 def _is_space_file(path):
     """True when a YAML file looks like a search space (parameters/union, no name)."""
-    from tuner._experiment_files import read_yaml
+    from tuner.experiment.load import read_yaml
 
     data = read_yaml(path)
     return isinstance(data, list) or (isinstance(data, dict) and "name" not in data and

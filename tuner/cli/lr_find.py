@@ -7,10 +7,10 @@ narrowed (an exit-2 error) loses nothing else.
 
 from pathlib import Path
 
-from tuner import _experiment_lr as lr_helpers
 from tuner.cli import EXIT_OK
 from tuner.cli.output import console
 from tuner.experiment import load_experiment
+from tuner.experiment import lr as lr_helpers
 
 
 def lr_find_command(path, *, overrides=(), batch_sizes=(), write_space=None, out=None,

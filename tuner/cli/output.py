@@ -23,10 +23,10 @@ import math
 import shlex
 import sys
 
-from tuner._experiment_checks import n_workers, run_tracking_uri
-from tuner._experiment_run import STEP
 from tuner.cli.progress import retried_failures
 from tuner.experiment import epoch_budget, n_trials_budget
+from tuner.experiment.build import STEP
+from tuner.experiment.preflight import n_workers, run_tracking_uri
 from tuner.search.storage import stored_trials
 
 _STATE_ORDER = ("complete", "pruned", "fail", "running")

@@ -4,8 +4,6 @@ import numpy as np
 import pytest
 from experiment_helpers import BASE, ROOT, error_of, write
 
-from tuner._experiment_lr import narrow_space
-from tuner._experiment_run import StepSpace
 from tuner.errors import ExperimentError
 from tuner.experiment import (
     build_estimator,
@@ -15,6 +13,8 @@ from tuner.experiment import (
     run_experiment,
     split_data,
 )
+from tuner.experiment.build import StepSpace
+from tuner.experiment.lr import narrow_space
 
 # ---------------------------------------------------------------- building blocks
 
@@ -129,7 +129,7 @@ def test_load_experiment_sampler_missing_package_is_user_error(tmp_path):
 
 
 def test_build_search_grid_rejects_n_trials_override():
-    from tuner._experiment_run import EXAMPLE, build_search
+    from tuner.experiment.build import EXAMPLE, build_search
 
     exp = load_experiment(EXAMPLE)
     with pytest.raises(ExperimentError, match="--n-trials does not apply to a grid"):
@@ -139,7 +139,7 @@ def test_build_search_grid_rejects_n_trials_override():
 
 
 def test_build_search_maps_driver_options(tmp_path):
-    from tuner._experiment_run import build_search
+    from tuner.experiment.build import build_search
 
     data = {**BASE, "driver": {"type": "optuna", "sampler": "qmc", "pruner": "hyperband",
                                "n_trials": 4, "timeout": 30, "budget": {"updates": 100},

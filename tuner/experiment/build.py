@@ -1,9 +1,8 @@
-"""Building blocks of :func:`tuner.experiment.run_experiment` (private).
+"""What an experiment builds from its config: the data split, the estimator, the search.
 
 Data split, estimator (a Pipeline with the scaler), the search space routed to
-the Pipeline's ``mlp`` step, budgets, the search driver, the held-out test
-score callback, and the clean-up of trials after Ctrl-C (MLflow's side:
-:mod:`tuner._experiment_tracking`).
+the Pipeline's ``mlp`` step, budgets (epochs per trial, trials per study) and
+the search driver, not yet fitted (:mod:`tuner.experiment.run` fits it).
 """
 
 from pathlib import Path
@@ -11,7 +10,7 @@ from pathlib import Path
 from tuner.errors import ExperimentError
 
 STEP = "mlp"  # name of the estimator's step in the preprocessing Pipeline
-EXAMPLE = Path(__file__).resolve().parent.parent / "experiments" / "digits_grid.yaml"
+EXAMPLE = Path(__file__).resolve().parents[2] / "experiments" / "digits_grid.yaml"
 
 
 def yaml_params(params):
@@ -195,33 +194,6 @@ def search_space(experiment, estimator):
     return StepSpace(experiment.space) if hasattr(estimator, "steps") else experiment.space
 
 
-class HeldOutScore:
-    """Search callback: score the refitted best model on the held-out test split.
-
-    Runs in ``on_study_end`` (so list it before the MLflow tracker, which logs
-    ``search.test_score_``) and stores the value on the study (user attribute
-    ``test_score``) for reports. Pickles without the test data.
-
-    Examples
-    --------
-    >>> HeldOutScore(None, None).__getstate__()["X_test"] is None
-    True
-    """
-
-    def __init__(self, X_test, y_test):
-        self.X_test, self.y_test = X_test, y_test
-
-    def __getstate__(self):
-        return {**self.__dict__, "X_test": None, "y_test": None}
-
-    def on_study_end(self, search, study):
-        """Set ``search.test_score_`` (the search's scorer on the test split)."""
-        if self.X_test is None or not hasattr(search, "best_estimator_"):
-            return
-        search.test_score_ = float(search.score(self.X_test, self.y_test))
-        study.set_user_attr("test_score", search.test_score_)
-
-
 def check_n_trials(experiment, n_trials):
     """A trial budget does not apply to a grid (it runs every point)."""
     if experiment.driver.type == "grid" and n_trials is not None:
@@ -264,28 +236,3 @@ def build_search(experiment, *, n_trials=None, n_jobs=None, storage=None, callba
     if driver.type == "random":
         return RandomSearch(estimator, space, **kwargs)
     return OptunaSearch(estimator, space, sampler=driver.sampler, **kwargs)
-
-
-# ---------------------------------------------------------------- after Ctrl-C
-
-def fail_interrupted_trials(storage, study_name, reason):
-    """Mark trials left RUNNING by an interrupt as FAIL (with ``reason``).
-
-    Returns the numbers of every interrupted trial: those just failed and
-    those Optuna failed itself on KeyboardInterrupt (FAIL without a
-    ``fail_reason``, which the evaluator writes for every error it catches).
-    """
-    from tuner.search.recovery import runs_here
-    from tuner.search.storage import stored_study
-
-    backend, study_id = stored_study(storage, study_name)
-    numbers = []
-    for trial in [] if study_id is None else backend.get_all_trials(study_id, deepcopy=False):
-        if trial.state.name == "RUNNING" and runs_here(trial):  # not other workers' trials
-            backend.set_trial_user_attr(trial._trial_id, "fail_reason", reason)
-            backend.set_trial_state_values(trial._trial_id, state=type(trial.state).FAIL)
-            numbers.append(trial.number)
-        elif trial.state.name == "FAIL" and "fail_reason" not in trial.user_attrs:
-            numbers.append(trial.number)
-    return numbers
-

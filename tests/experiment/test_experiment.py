@@ -6,15 +6,15 @@ import pytest
 import yaml
 from experiment_helpers import BASE, error_of, write
 
-from tuner._experiment_files import apply_overrides, parse_override
-from tuner._experiment_schema import validate_experiment
 from tuner.errors import DataError, ExperimentError, SearchSpaceError
 from tuner.experiment import (
     epoch_budget,
     load_experiment,
 )
+from tuner.experiment.load import apply_overrides, parse_override
+from tuner.experiment.schema import validate_experiment
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 EXPERIMENTS = sorted((ROOT / "experiments").glob("*.yaml"))
 SPACES = sorted((ROOT / "search_spaces").glob("*.yaml"))
 
