@@ -192,7 +192,7 @@ def test_apply_overrides_into_scalar_is_user_error():
 def test_load_experiment_overrides_apply_before_validation(tmp_path):
     path = write(tmp_path, BASE)
     exp = load_experiment(path, overrides=["cv=4", "driver.n_trials=7", "dataset=wine"])
-    assert (exp.cv, exp.driver.n_trials, exp.dataset.name) == (4, 7, "wine")
+    assert (exp.cv, exp.driver.n_trials, exp.config.dataset.name) == (4, 7, "wine")
     with pytest.raises(ExperimentError, match=r"cv: Input should be greater than or equal"):
         load_experiment(path, overrides=["cv=1"])
 

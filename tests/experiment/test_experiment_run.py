@@ -68,14 +68,14 @@ def test_run_experiment_scores_held_out_split_and_resumes(tmp_path):
         "learning_rate_init": {"type": "float", "low": 1e-3, "high": 1e-1, "log": True},
         "max_iter": {"type": "int", "low": 2, "high": 3}}}})
     storage = str(tmp_path / "s.journal")
-    search = run_experiment(path, tracking=False, storage=storage)
-    exp = search.experiment_
+    result = run_experiment(path, tracking=False, storage=storage)
+    search, exp = result.search, result.experiment
     _, X_test, _, y_test = split_data(exp, exp.load_data())
-    assert search.test_score_ == pytest.approx(search.score(X_test, y_test))
-    assert search.study_.user_attrs["test_score"] == pytest.approx(search.test_score_)
+    assert result.test_score == pytest.approx(search.score(X_test, y_test))
+    assert search.study_.user_attrs["test_score"] == pytest.approx(result.test_score)
     assert set(search.best_params_) == {"mlp__learning_rate_init", "mlp__max_iter"}
     assert set(search.study_.best_params) == {"learning_rate_init", "max_iter"}
-    again = run_experiment(path, tracking=False, storage=storage, n_trials=3)
+    again = run_experiment(path, tracking=False, storage=storage, n_trials=3).search
     assert [t.number for t in again.study_.trials] == [0, 1, 2]
     assert again.study_.trials[0].params == search.study_.trials[0].params
 

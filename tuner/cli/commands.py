@@ -80,7 +80,7 @@ def run_command(path, *, overrides=(), n_trials=None, n_jobs=None, storage=None,
     try:
         with StudyProgress(total, description=experiment.name,
                            console=console(stderr=True)) as bar:
-            search = run_experiment(experiment, n_trials=n_trials, n_jobs=n_jobs, storage=storage,
+            result = run_experiment(experiment, n_trials=n_trials, n_jobs=n_jobs, storage=storage,
                                     fresh=fresh, callbacks=[bar], data=data, **where)
     except KeyboardInterrupt:
         _partial(out, experiment, storage, **where)
@@ -92,7 +92,7 @@ def run_command(path, *, overrides=(), n_trials=None, n_jobs=None, storage=None,
         _partial(out, experiment, storage, title="Summary (no trial completed)", **where)
         print("error: " + " ".join(str(exc).split()), file=sys.stderr)
         return EXIT_FAILURE
-    print_summary(out, search, storage=storage, elapsed=time.perf_counter() - start)
+    print_summary(out, result, storage=storage, elapsed=time.perf_counter() - start)
     return EXIT_OK
 
 

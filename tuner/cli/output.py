@@ -96,7 +96,7 @@ def _budget_text(experiment, n_trials, done):
 def _space_rows(experiment):
     """Rows describing the search space."""
     spec = experiment.space.to_dict()
-    name = experiment.search_space.file or "inline"
+    name = experiment.config.search_space.file or "inline"
     rows = [("Space", f"{name}: {len(experiment.space.names)} tunable parameters")]
     groups = spec.get("union", [spec])
     for group in groups:
@@ -117,7 +117,7 @@ def print_plan(out, experiment, data, *, storage, n_trials=None, n_jobs=None, tr
     size = experiment.config.test_size
     n_test = math.ceil(size * len(data.y))  # train_test_split rounds the test part up
     split = f"train {len(data.y) - n_test} / held-out test {n_test}" if size else "no test split"
-    params = experiment.estimator.params
+    params = experiment.config.estimator.params
     rows = [("Experiment", f"{experiment.name}  ({experiment.where})"),
             ("Dataset", f"{data.describe()}; {split}"),
             ("Preprocess", {"standard": "standard scaling", "minmax": "min-max scaling",
@@ -213,10 +213,10 @@ def _param_rows(raw, resolved):
     return rows
 
 
-def print_summary(out, search, *, storage, elapsed):
-    """The summary table after a finished run."""
-    experiment, results = search.experiment_, search.cv_results_
-    best = search.best_index_
+def print_summary(out, result, *, storage, elapsed):
+    """The summary table after a finished run (``result``: an ExperimentResult)."""
+    experiment, search = result.experiment, result.search
+    results, best = search.cv_results_, search.best_index_
     scoring = experiment.scoring or "score"
     retried = len(retried_failures(search.study_.get_trials(deepcopy=False)))
     rows = [(f"Best trial #{results['trial_number'][best]}", counts_text(
@@ -225,17 +225,18 @@ def print_summary(out, search, *, storage, elapsed):
     rows.append((f"CV {scoring}", f"{search.best_score_:.4f} +- "
                                   f"{results['std_test_score'][best]:.4f} "
                                   f"({search.n_splits_} folds)"))
-    test = getattr(search, "test_score_", None)
-    if test is not None:
-        rows.append((f"Held-out {scoring}", f"{test:.4f} (best params refitted on train split)"))
+    if result.test_score is not None:
+        rows.append((f"Held-out {scoring}",
+                     f"{result.test_score:.4f} (best params refitted on train split)"))
     rows.append(("Training", f"{results['n_epochs'][best]} epochs, "
                              f"{results['n_updates'][best]} weight updates per fold"))
     rows.append(("Time", f"{elapsed:.1f} s (best trial fit {results['mean_fit_time'][best]:.2f}"
                          f" s per fold, refit {getattr(search, 'refit_time_', 0.0):.2f} s)"))
     out.print(grid(rows, title="Summary"))
-    if experiment.report.columns:
-        out.print(trials_table(search, experiment.report.columns, top=experiment.report.top))
-    tracker = getattr(search, "tracker_", None)
+    report = experiment.config.report
+    if report.columns:
+        out.print(trials_table(search, report.columns, top=report.top))
+    tracker = result.tracker
     mlflow = None if tracker is None else (tracker.tracking_uri, tracker.experiment_name)
     print_results(out, experiment, storage, mlflow)
 

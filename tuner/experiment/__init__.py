@@ -29,6 +29,7 @@ Examples
 """
 
 from tuner.experiment.build import (
+    DataSplit,
     build_estimator,
     build_search,
     epoch_budget,
@@ -36,9 +37,9 @@ from tuner.experiment.build import (
     split_data,
 )
 from tuner.experiment.load import Experiment, list_spaces, load_experiment
-from tuner.experiment.run import run_experiment, run_worker
+from tuner.experiment.run import ExperimentResult, run_experiment, run_worker
 from tuner.experiment.tracking import make_tracker
 
-__all__ = ["Experiment", "build_estimator", "build_search", "epoch_budget", "list_spaces",
-           "load_experiment", "make_tracker", "n_trials_budget", "run_experiment", "run_worker",
-           "split_data"]
+__all__ = ["DataSplit", "Experiment", "ExperimentResult", "build_estimator", "build_search",
+           "epoch_budget", "list_spaces", "load_experiment", "make_tracker", "n_trials_budget",
+           "run_experiment", "run_worker", "split_data"]

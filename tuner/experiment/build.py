@@ -6,6 +6,7 @@ the search driver, not yet fitted (:mod:`tuner.experiment.run` fits it).
 """
 
 from pathlib import Path
+from typing import Any, NamedTuple
 
 from tuner.errors import ExperimentError
 
@@ -18,6 +19,15 @@ def yaml_params(params):
     return {k: tuple(v) if isinstance(v, list) else v for k, v in params.items()}
 
 
+class DataSplit(NamedTuple):
+    """The training split (searched with CV) and the held-out test split (None: no split)."""
+
+    X_train: Any
+    X_test: Any
+    y_train: Any
+    y_test: Any
+
+
 def split_data(experiment, data):
     """Hold out ``test_size`` of the data (stratified for classifiers, seeded by ``seed``).
 
@@ -28,8 +38,9 @@ def split_data(experiment, data):
 
     Returns
     -------
-    X_train, X_test, y_train, y_test : arrays
-        The test arrays are None when ``test_size`` is 0.
+    DataSplit
+        ``(X_train, X_test, y_train, y_test)``; the test arrays are None when
+        ``test_size`` is 0.
 
     Examples
     --------
@@ -42,11 +53,11 @@ def split_data(experiment, data):
 
     size = experiment.config.test_size
     if size == 0:
-        return data.X, None, data.y, None
+        return DataSplit(data.X, None, data.y, None)
     stratify = data.y if experiment.is_classifier else None
     try:
-        return train_test_split(data.X, data.y, test_size=size, stratify=stratify,
-                                random_state=experiment.config.seed)
+        return DataSplit(*train_test_split(data.X, data.y, test_size=size, stratify=stratify,
+                                           random_state=experiment.config.seed))
     except ValueError as exc:  # e.g. a class with one sample, or too few samples
         raise ExperimentError(f"cannot hold out a test split: {exc}", source=experiment.where,
                               key="test_size", value=size) from None

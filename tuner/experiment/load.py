@@ -209,8 +209,10 @@ def resolve_space(config, experiment_path=None):
 class Experiment:
     """A validated experiment: its config, source file and resolved search space.
 
-    Attribute access falls through to the validated config, so
-    ``experiment.driver.n_trials`` and ``experiment.cv`` work.
+    Every key of the file is in :attr:`config`; the keys every part of a run
+    reads (``name``, ``description``, ``driver``, ``cv``, ``scoring``, ``n_jobs``,
+    ``preprocess``) are also read-only properties here, beside what the
+    experiment derives (``storage``, ``is_classifier``, ``where``).
 
     Parameters
     ----------
@@ -236,13 +238,16 @@ class Experiment:
         self.source = Path(source) if source is not None else None
         self.overrides = tuple(overrides)  # the --set values it was loaded with
 
-    def __getattr__(self, name):
-        if name == "config":  # not yet set (e.g. while unpickling)
-            raise AttributeError(name)
-        return getattr(self.config, name)
-
     def __repr__(self):
         return f"Experiment(name={self.name!r}, source={str(self.source)!r})"
+
+    name = property(lambda self: self.config.name, doc="The study's and MLflow's name.")
+    description = property(lambda self: self.config.description, doc="The file's text.")
+    driver = property(lambda self: self.config.driver, doc="The ``driver:`` section.")
+    cv = property(lambda self: self.config.cv, doc="Number of CV folds.")
+    scoring = property(lambda self: self.config.scoring, doc="Scorer name (None: default).")
+    n_jobs = property(lambda self: self.config.n_jobs, doc="Worker processes (joblib's sign).")
+    preprocess = property(lambda self: self.config.preprocess, doc="The scaler's name.")
 
     @property
     def storage(self):

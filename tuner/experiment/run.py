@@ -6,7 +6,10 @@ Examples
 >>> run_experiment("experiments/digits_grid.yaml", tracking=False)  # doctest: +SKIP
 """
 
-from tuner.experiment.build import build_search, split_data
+from dataclasses import dataclass
+from typing import Any
+
+from tuner.experiment.build import DataSplit, build_search, split_data
 from tuner.experiment.load import Experiment, load_experiment
 from tuner.experiment.preflight import check_cv, check_run, check_worker
 from tuner.experiment.tracking import (
@@ -46,14 +49,49 @@ def _delete_study(storage, name):
     delete_stored_study(storage, name)
 
 
-def _run_search(experiment, data, *, storage, tracker, n_trials, n_jobs, callbacks):
-    """The run's search (held-out score, tracker, callbacks) and its training split."""
-    X_train, X_test, y_train, y_test = split_data(experiment, data)
-    hooks = [HeldOutScore(X_test, y_test), *([tracker] if tracker else []), *callbacks]
-    search = build_search(experiment, n_trials=n_trials, n_jobs=n_jobs, storage=storage,
-                          callbacks=hooks)
-    search.experiment_, search.data_, search.tracker_ = experiment, data, tracker
-    return search, X_train, y_train
+@dataclass(frozen=True)
+class ExperimentResult:
+    """What :func:`run_experiment` returns: the fitted search and what it ran on.
+
+    Attributes
+    ----------
+    experiment : Experiment
+        The experiment that ran.
+    search : GridSearch, RandomSearch or OptunaSearch
+        The fitted search (``study_``, ``cv_results_``, ``best_estimator_``, ...).
+    data : tuner.datasets.Dataset
+        The experiment's whole dataset.
+    split : DataSplit
+        ``(X_train, X_test, y_train, y_test)``: the search ran on the training split.
+    test_score : float or None
+        The search's scorer on the held-out test split, refitted best model;
+        None without a test split (``test_size: 0``) or a refitted model.
+    tracker : MLflowTracker or None
+        The run's MLflow tracker (``tracking_uri``, ``parent_run_id``, ...), None
+        when tracking is off.
+
+    Examples
+    --------
+    >>> result = run_experiment("experiments/digits_grid.yaml", tracking=False)  # doctest: +SKIP
+    >>> result.search.best_params_, result.test_score  # doctest: +SKIP
+    """
+
+    experiment: Experiment
+    search: Any
+    data: Any
+    split: DataSplit
+    test_score: float | None = None
+    tracker: Any = None
+
+
+def held_out_score(search, split):
+    """The search's scorer on the test split, with the refitted best model (None: no split
+    or no refitted model); stored on the study (user attribute ``test_score``) for reports."""
+    if split.X_test is None or not hasattr(search, "best_estimator_"):
+        return None
+    score = float(search.score(split.X_test, split.y_test))
+    search.study_.set_user_attr("test_score", score)
+    return score
 
 
 def run_experiment(experiment, *, n_trials=None, n_jobs=None, storage=None, tracking_uri=None,
@@ -76,25 +114,34 @@ def run_experiment(experiment, *, n_trials=None, n_jobs=None, storage=None, trac
 
     Returns
     -------
-    search : fitted GridSearch, RandomSearch or OptunaSearch
-        With ``test_score_``, ``experiment_``, ``data_`` and ``tracker_``. A bad value
-        raises ConfigError before anything is created; Ctrl-C fails the interrupted
+    ExperimentResult
+        The fitted search, the data and its split, the held-out score (also
+        logged to MLflow as ``test_score``) and the tracker. A bad value raises
+        ConfigError before anything is created; Ctrl-C fails the interrupted
         trials in Optuna and MLflow, then raises KeyboardInterrupt.
 
     Examples
     --------
-    >>> run_experiment("experiments/digits_grid.yaml", tracking=False)  # doctest: +SKIP
+    >>> result = run_experiment("experiments/digits_grid.yaml", tracking=False)  # doctest: +SKIP
+    >>> result.test_score  # doctest: +SKIP
+    0.97
     """
     experiment = _loaded(experiment)
     data, storage = experiment.load_data() if data is None else data, storage or experiment.storage
     check_run(experiment, data, storage=storage, n_trials=n_trials, n_jobs=n_jobs,
               tracking=tracking, tracking_uri=tracking_uri)
     tracker = _tracker(experiment, data, tracking, tracking_uri)
-    search, X_train, y_train = _run_search(experiment, data, storage=storage, tracker=tracker,
-                                           n_trials=n_trials, n_jobs=n_jobs, callbacks=callbacks)
+    split = split_data(experiment, data)
+    search = build_search(experiment, n_trials=n_trials, n_jobs=n_jobs, storage=storage,
+                          callbacks=[*([tracker] if tracker else []), *callbacks])
     if fresh:  # after every check: a refused run deletes nothing
         _delete_study(storage, experiment.name)
-    return _fit(search, X_train, y_train, lambda: close_interrupted(experiment, storage, tracker))
+    _fit(search, split.X_train, split.y_train,
+         lambda: close_interrupted(experiment, storage, tracker))
+    test_score = held_out_score(search, split)
+    if tracker is not None and test_score is not None:
+        tracker.log_test_score(test_score)
+    return ExperimentResult(experiment, search, data, split, test_score, tracker)
 
 
 def run_worker(experiment, *, storage, n_trials=None, n_jobs=None, tracking_uri=None,
@@ -137,33 +184,6 @@ def run_worker(experiment, *, storage, n_trials=None, n_jobs=None, tracking_uri=
     _fit(search, X_train, y_train, lambda: fail_interrupted_trials(
         storage, experiment.name, "worker interrupted (KeyboardInterrupt)"))
     return len(search.study_.trials)
-
-
-class HeldOutScore:
-    """Search callback: score the refitted best model on the held-out test split.
-
-    Runs in ``on_study_end`` (so list it before the MLflow tracker, which logs
-    ``search.test_score_``) and stores the value on the study (user attribute
-    ``test_score``) for reports. Pickles without the test data.
-
-    Examples
-    --------
-    >>> HeldOutScore(None, None).__getstate__()["X_test"] is None
-    True
-    """
-
-    def __init__(self, X_test, y_test):
-        self.X_test, self.y_test = X_test, y_test
-
-    def __getstate__(self):
-        return {**self.__dict__, "X_test": None, "y_test": None}
-
-    def on_study_end(self, search, study):
-        """Set ``search.test_score_`` (the search's scorer on the test split)."""
-        if self.X_test is None or not hasattr(search, "best_estimator_"):
-            return
-        search.test_score_ = float(search.score(self.X_test, self.y_test))
-        study.set_user_attr("test_score", search.test_score_)
 
 
 # ---------------------------------------------------------------- after Ctrl-C
