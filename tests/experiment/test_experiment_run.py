@@ -54,11 +54,21 @@ def test_budgets_from_space_estimator_and_driver(tmp_path):
     assert epoch_budget(grid) == 20
 
 
-def test_experiment_repr_and_attribute_fallthrough(tmp_path):
+def test_n_trials_budget_defaults_to_the_drivers_default(tmp_path):
+    from tuner.search import DEFAULT_N_TRIALS, OptunaSearch, RandomSearch
+
+    exp = load_experiment(write(tmp_path, {**BASE, "driver": {"type": "optuna"}}))
+    assert n_trials_budget(exp) == DEFAULT_N_TRIALS == 10
+    assert RandomSearch(None, {}).n_trials == OptunaSearch(None, {}).n_trials == DEFAULT_N_TRIALS
+
+
+def test_experiment_repr_and_config_properties(tmp_path):
     exp = load_experiment(write(tmp_path, BASE))
     assert repr(exp).startswith("Experiment(name='tiny'")
     assert exp.driver.n_trials == 2 and exp.cv == 2
     assert exp.description == "" and exp.config.description == ""
+    with pytest.raises(AttributeError):
+        exp.test_size  # noqa: B018 - only the listed keys are properties; the rest: exp.config
 
 
 # ---------------------------------------------------------------- running (in process)

@@ -122,7 +122,8 @@ def n_trials_budget(experiment, n_trials=None):
     """The study's total trial budget.
 
     The ``n_trials`` override, else ``driver.n_trials``, else the number of grid
-    points (grid) or 20 (random, optuna).
+    points (grid) or the drivers' default, :data:`tuner.search.DEFAULT_N_TRIALS`
+    (random, optuna).
 
     Examples
     --------
@@ -132,9 +133,11 @@ def n_trials_budget(experiment, n_trials=None):
     """
     if n_trials is not None:
         return n_trials
+    from tuner.search import DEFAULT_N_TRIALS
+
     if experiment.driver.n_trials is not None:
         return experiment.driver.n_trials
-    return len(experiment.space.grid()) if experiment.driver.type == "grid" else 20
+    return len(experiment.space.grid()) if experiment.driver.type == "grid" else DEFAULT_N_TRIALS
 
 
 def cv_splitter(experiment):
