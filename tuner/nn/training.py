@@ -132,6 +132,15 @@ class Trainer:
         """Drop the gather buffers when pickled."""
         return {**self.__dict__, "_buffers": None}
 
+    def __setstate__(self, state):
+        """Restore; point the optimizer at the network's buffers again.
+
+        joblib unpickles every array on its own, so without this the optimizer
+        would update a detached copy of the weights after ``joblib.load``.
+        """
+        self.__dict__.update(state)
+        self.optimizer.params, self.optimizer.grads = self.network.params, self.network.grads
+
     def _gather(self, X, Y, sample_weight):
         """One shuffled copy of ``X``, ``Y`` (and the weights) per epoch, into reused buffers."""
         if not self.shuffle:
