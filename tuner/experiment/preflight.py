@@ -5,10 +5,10 @@ exit 2 before the plan or a progress bar is printed, and before a study, a
 journal file or an MLflow store is created. :func:`check_semantics` (at load:
 names and values of the estimator, the space, scoring, report columns, the
 sampler) and :func:`check_task` (at data load: classifier or regressor) check
-the file against the estimator; ``n_jobs``, ``cv``, a storage or an MLflow
-tracking URL are checked before a run. :func:`check_run` and :func:`check_worker` do all of
-it; the library calls them too (``run_experiment``, ``run_worker``), so the
-Python API gets the same messages.
+the file against the estimator; :func:`check_run` and :func:`check_worker`
+check ``n_jobs``, ``cv``, the storage and the MLflow tracking URL before a run.
+The library calls them too (``load_experiment``, ``run_experiment``,
+``run_worker``), so the Python API gets the same messages.
 
 Examples
 --------
