@@ -61,16 +61,16 @@ Design decisions
   shipped one (next to ``tuner/``); experiment files also search their own
   folder's (:func:`tuner.spaces.files.find_space_file`, the one resolver).
 
-Modules: ``space`` (SearchSpace and the union: the protocol), ``params`` (the
-parameter base, ``when``, the kind registry), ``numeric`` (float, int, base 2,
-derived), ``categorical`` (choices, fixed), ``files`` (YAML, sklearn grids, the
-space-file resolver, shipped spaces).
+Modules: ``space`` (SearchSpace: the protocol), ``union`` (a union of grids),
+``params`` (the parameter base, ``when``, the kind registry), ``numeric``
+(float, int, base 2, derived), ``categorical`` (choices, fixed), ``files``
+(YAML, sklearn grids, the space-file resolver, shipped spaces).
 """
-
 
 from tuner.spaces.files import available_spaces, find_space_file, list_spaces
 from tuner.spaces.numeric import DEFAULT_N_POINTS
-from tuner.spaces.space import DEFAULT_MAX_GRID_SIZE, SearchSpace, SearchSpaceUnion
+from tuner.spaces.space import DEFAULT_MAX_GRID_SIZE, SearchSpace
+from tuner.spaces.union import SearchSpaceUnion
 
 __all__ = ["DEFAULT_MAX_GRID_SIZE", "DEFAULT_N_POINTS", "SearchSpace", "SearchSpaceUnion",
            "available_spaces", "find_space_file", "list_spaces"]
