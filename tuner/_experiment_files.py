@@ -12,7 +12,7 @@ from pathlib import Path
 
 import yaml
 
-from tuner.errors import ConfigError, ExperimentError, did_you_mean
+from tuner.errors import ConfigError, ExperimentError, SearchSpaceError, did_you_mean
 
 #: Columns of cv_results_ (besides parameters) a ``report.columns`` entry may name.
 RESULT_COLUMNS = ("mean_test_score", "std_test_score", "rank_test_score", "mean_train_score",
@@ -98,7 +98,6 @@ def apply_overrides(data, overrides):
 
 def _space_file(ref, experiment_path, source):
     """The file ``search_space.file`` names (:func:`tuner.spaces.find_space_file`)."""
-    from tuner.errors import SearchSpaceError
     from tuner.spaces import find_space_file, list_spaces
 
     try:
@@ -142,7 +141,6 @@ def _resource(err, source, prefix):
 
 def resolve_space(config, experiment_path=None):
     """Build the SearchSpace of an experiment (file or inline, then overrides)."""
-    from tuner.errors import SearchSpaceError
     from tuner.spaces import SearchSpace
 
     source = str(experiment_path) if experiment_path else None
@@ -220,8 +218,6 @@ def _check_space_values(experiment, estimator):
     import numpy as np
     from sklearn.base import clone
     from sklearn.utils._param_validation import InvalidParameterError
-
-    from tuner.errors import SearchSpaceError
 
     space, rng = experiment.space, np.random.default_rng(0)
     try:
