@@ -41,7 +41,17 @@ def _is_storable(value):
 
 
 class CategoricalParam(Param):
-    """A choice among values; lists (e.g. hidden_layer_sizes) are stored as strings."""
+    """A choice among values; lists (e.g. hidden_layer_sizes) are stored as strings.
+
+    Parameters are those of :class:`~tuner.spaces.params.Param`.
+
+    Examples
+    --------
+    >>> sizes = CategoricalParam("hidden_layer_sizes", {"type": "categorical",
+    ...                                                 "choices": [[64], [128, 64]]}, "<dict>")
+    >>> sizes.grid_values(), sizes.decode("(128, 64)")
+    (['(64,)', '(128, 64)'], (128, 64))
+    """
 
     kind = "categorical"
     keys = Param.keys | {"choices", "grid"}
@@ -122,7 +132,15 @@ class CategoricalParam(Param):
 
 
 class FixedParam(Param):
-    """A constant set by ``resolve`` (when its condition holds); never tuned."""
+    """A constant set by ``resolve`` (when its condition holds); never tuned.
+
+    Parameters are those of :class:`~tuner.spaces.params.Param`.
+
+    Examples
+    --------
+    >>> FixedParam("alpha", {"type": "fixed", "value": 1e-4}, "<dict>").decode(None)
+    0.0001
+    """
 
     kind = "fixed"
     keys = Param.keys | {"value"}

@@ -148,7 +148,17 @@ class RangeParam(Param):
 
 
 class FloatParam(RangeParam):
-    """A real-valued parameter: uniform, log-uniform or on a step lattice."""
+    """A real-valued parameter: uniform, log-uniform or on a step lattice.
+
+    Parameters are those of :class:`~tuner.spaces.params.Param`.
+
+    Examples
+    --------
+    >>> lr = FloatParam("lr", {"type": "float", "low": 1e-3, "high": 0.1, "log": True,
+    ...                        "scale_with": "batch_size"}, "<dict>")
+    >>> lr.grid_values(), lr.scale(0.1, "auto", 1000)
+    ([0.001, 0.01, 0.1], 0.078125)
+    """
 
     kind = "float"
     keys = RangeParam.keys | {"scale_with", "rule", "reference"}
@@ -243,6 +253,12 @@ class IntParam(RangeParam):
 
     Powers of two are suggested with ``suggest_categorical`` over the ascending
     powers (see :mod:`tuner.spaces` for why): the stored value is the batch size itself.
+    Parameters are those of :class:`~tuner.spaces.params.Param`.
+
+    Examples
+    --------
+    >>> IntParam("max_iter", {"type": "int", "low": 5, "high": 25}, "<dict>").grid_values()
+    [5, 15, 25]
     """
 
     kind = "int"
