@@ -13,7 +13,6 @@ from tuner.experiment import (
     run_experiment,
     split_data,
 )
-from tuner.experiment.build import StepSpace
 from tuner.experiment.lr import narrow_space
 
 # ---------------------------------------------------------------- building blocks
@@ -90,10 +89,11 @@ def test_run_experiment_scores_held_out_split_and_resumes(tmp_path):
     assert again.study_.trials[0].params == search.study_.trials[0].params
 
 
-def test_step_space_routes_resolved_params_to_the_step():
+def test_space_with_prefix_routes_resolved_params_to_the_step():
+    from tuner.experiment.build import STEP
     from tuner.spaces import SearchSpace
 
-    space = StepSpace(SearchSpace.load("lr_batch_coupled"))
+    space = SearchSpace.load("lr_batch_coupled").with_prefix(STEP)
     raw = {"batch_size": 64, "learning_rate_init": 0.1}
     assert space.resolve(raw) == {"mlp__batch_size": 64, "mlp__learning_rate_init": 0.025,
                                   "mlp__solver": "sgd", "mlp__momentum": 0.9,

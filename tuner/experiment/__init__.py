@@ -36,9 +36,10 @@ from tuner.experiment.build import (
     n_trials_budget,
     split_data,
 )
-from tuner.experiment.load import Experiment, list_spaces, load_experiment
+from tuner.experiment.load import Experiment, load_experiment
 from tuner.experiment.run import ExperimentResult, run_experiment, run_worker
 from tuner.experiment.tracking import make_tracker
+from tuner.spaces import list_spaces
 
 __all__ = ["DataSplit", "Experiment", "ExperimentResult", "build_estimator", "build_search",
            "epoch_budget", "list_spaces", "load_experiment", "make_tracker", "n_trials_budget",

@@ -12,18 +12,16 @@ Examples
 """
 
 import copy
-import difflib
 import re
 from pathlib import Path
 
 import yaml
 
-from tuner.errors import ConfigError, ExperimentError
+from tuner.errors import ConfigError, ExperimentError, SearchSpaceError, did_you_mean
 from tuner.experiment.preflight import check_semantics, check_task
 from tuner.experiment.schema import validate_experiment
 
 STORAGE_DIR = ".tuner"
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
 _SHORTHANDS = {"dataset": "name", "search_space": "file", "driver": "type",
                "driver.pruner": "type", "tracking": "enabled"}
 
@@ -102,52 +100,17 @@ def apply_overrides(data, overrides):
 
 # ---------------------------------------------------------------- search spaces
 
-def space_dirs(experiment_path=None):
-    """Directories searched for space files by name, most specific first."""
-    dirs = [Path.cwd() / "search_spaces"]
-    if experiment_path is not None:
-        here = Path(experiment_path).resolve().parent
-        dirs += [here / "search_spaces", here.parent / "search_spaces"]
-    dirs.append(PROJECT_ROOT / "search_spaces")
-    unique = []
-    for d in dirs:
-        if d.is_dir() and d.resolve() not in [u.resolve() for u in unique]:
-            unique.append(d)
-    return unique
+def _space_file(ref, experiment_path, source):
+    """The file ``search_space.file`` names (:func:`tuner.spaces.find_space_file`)."""
+    from tuner.spaces import find_space_file, list_spaces
 
-
-def list_spaces(experiment_path=None):
-    """Every space file found by :func:`space_dirs`: {name: path}, first found wins.
-
-    Examples
-    --------
-    >>> "mlp_default" in list_spaces()
-    True
-    """
-    found = {}
-    for d in space_dirs(experiment_path):
-        for path in sorted(d.glob("*.y*ml")):
-            found.setdefault(path.stem, path)
-    return found
-
-
-def find_space_file(ref, experiment_path=None, *, source=None):
-    """Resolve ``search_space.file``: a path (relative to the experiment or cwd) or a name."""
-    ref_path = Path(ref)
-    bases = [Path(experiment_path).resolve().parent] if experiment_path else []
-    for base in [*bases, Path.cwd()]:
-        candidate = ref_path if ref_path.is_absolute() else base / ref_path
-        if candidate.is_file():
-            return candidate
-    known = list_spaces(experiment_path)
-    if len(ref_path.parts) == 1 and ref_path.suffix in ("", ".yaml", ".yml") \
-            and ref_path.stem in known:
-        return known[ref_path.stem]
-    close = difflib.get_close_matches(str(ref), list(known), n=1)
-    hint = f" (did you mean {close[0]!r}?)" if close else ""
-    raise ExperimentError(f"search space not found{hint}", source=source,
-                          key="search_space.file", value=ref,
-                          allowed=", ".join(known) + ", or a path to a .yaml file")
+    try:
+        return find_space_file(ref, experiment_path=experiment_path)
+    except SearchSpaceError:
+        known = list_spaces(experiment_path)
+        raise ExperimentError(f"search space not found{did_you_mean(ref, known)}",
+                              source=source, key="search_space.file", value=ref,
+                              allowed=", ".join(known) + ", or a path to a .yaml file") from None
 
 
 def _merge_overrides(spec_dict, override, *, source):
@@ -182,13 +145,12 @@ def _resource(err, source, prefix):
 
 def resolve_space(config, experiment_path=None):
     """Build the SearchSpace of an experiment (file or inline, then overrides)."""
-    from tuner.errors import SearchSpaceError
     from tuner.spaces import SearchSpace
 
     source = str(experiment_path) if experiment_path else None
     cfg = config.search_space
     if cfg.file is not None:
-        space = SearchSpace.load(find_space_file(cfg.file, experiment_path, source=source))
+        space = SearchSpace.load(_space_file(cfg.file, experiment_path, source))
         if not cfg.override:
             return space
         spec, prefix = space.to_dict(), "search_space.override"

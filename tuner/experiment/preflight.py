@@ -20,7 +20,6 @@ Traceback (most recent call last):
 tuner.errors.ExperimentError: n_jobs: must be a positive number of worker processes, ...
 """
 
-import difflib
 import os
 import re
 import urllib.error
@@ -28,7 +27,7 @@ import urllib.parse
 import urllib.request
 from pathlib import Path
 
-from tuner.errors import ConfigError, ExperimentError
+from tuner.errors import ConfigError, ExperimentError, SearchSpaceError, did_you_mean
 from tuner.experiment.build import check_n_trials, split_data
 
 #: Seconds to wait for an http(s) tracking server to answer.
@@ -208,10 +207,8 @@ def check_task(experiment, data):
 
 def _unknown(name, choices, *, source, key, value):
     """An ExperimentError for a name that is not among ``choices``, with a did-you-mean."""
-    close = difflib.get_close_matches(str(name), list(choices), n=1)
-    hint = f" (did you mean {close[0]!r}?)" if close else ""
-    return ExperimentError(f"unknown name{hint}", source=source, key=key, value=value,
-                           allowed=", ".join(sorted(choices)))
+    return ExperimentError(f"unknown name{did_you_mean(name, choices)}", source=source, key=key,
+                           value=value, allowed=", ".join(sorted(choices)))
 
 
 def _invalid_param(exc, source, prefix, values):
@@ -247,8 +244,6 @@ def _check_space_values(experiment, estimator):
     from sklearn.base import clone
     from sklearn.utils._param_validation import InvalidParameterError
 
-    from tuner.errors import SearchSpaceError
-
     space, rng = experiment.space, np.random.default_rng(0)
     try:
         points = space.grid(max_grid_size=200)
@@ -271,8 +266,7 @@ def check_semantics(experiment):
     n_workers(experiment.config.n_jobs, source=experiment.where)
     estimator = _check_estimator_params(experiment)
     valid, where = estimator.get_params(), experiment.where
-    spec = experiment.space.to_dict()
-    for name in {n: 0 for group in spec.get("union", [spec]) for n in group["parameters"]}:
+    for name in experiment.space:
         if name not in valid:
             raise _unknown(name, valid, source=where, key=f"search_space.parameters.{name}",
                            value=name)
