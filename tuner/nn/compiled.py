@@ -140,27 +140,63 @@ def softmax_shift(Z, b):
 
 
 @_jit
-def _pairwise_sum(a, start, n):
-    """numpy's pairwise summation of ``a[start:start + n]`` (its ``add.reduce`` order)."""
+def _block_sum(a, start, n):
+    """numpy's sum of at most 128 values: 8 running sums, combined as a tree, then the rest."""
     if n < 8:
         total = a.dtype.type(0.0)
         for i in range(start, start + n):
             total = total + a[i]
         return total
-    if n <= 128:
-        r0, r1, r2, r3 = a[start], a[start + 1], a[start + 2], a[start + 3]
-        r4, r5, r6, r7 = a[start + 4], a[start + 5], a[start + 6], a[start + 7]
-        stop = start + n - n % 8
-        for i in range(start + 8, stop, 8):
-            r0, r1, r2, r3 = r0 + a[i], r1 + a[i + 1], r2 + a[i + 2], r3 + a[i + 3]
-            r4, r5, r6, r7 = r4 + a[i + 4], r5 + a[i + 5], r6 + a[i + 6], r7 + a[i + 7]
-        total = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))
-        for i in range(stop, start + n):
-            total = total + a[i]
-        return total
+    r0, r1, r2, r3 = a[start], a[start + 1], a[start + 2], a[start + 3]
+    r4, r5, r6, r7 = a[start + 4], a[start + 5], a[start + 6], a[start + 7]
+    stop = start + n - n % 8
+    for i in range(start + 8, stop, 8):
+        r0, r1, r2, r3 = r0 + a[i], r1 + a[i + 1], r2 + a[i + 2], r3 + a[i + 3]
+        r4, r5, r6, r7 = r4 + a[i + 4], r5 + a[i + 5], r6 + a[i + 6], r7 + a[i + 7]
+    total = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))
+    for i in range(stop, start + n):
+        total = total + a[i]
+    return total
+
+
+@_jit
+def _split(n):
+    """Where numpy's pairwise sum splits ``n > 128`` values: half, rounded down to 8."""
     half = n // 2
-    half -= half % 8
-    return _pairwise_sum(a, start, half) + _pairwise_sum(a, start + half, n - half)
+    return half - half % 8
+
+
+@_jit
+def _pairwise_sum(a, start, n):
+    """numpy's pairwise summation of ``a[start:start + n]`` (the order of ``np.add.reduce``).
+
+    numpy recurses, ``S(n) = S(h) + S(n - h)`` with ``h = _split(n)`` down to blocks of
+    128; this walks the same tree with an explicit stack, because a recursive callee
+    breaks numba's on-disk cache (loading it crashed).
+    """
+    if n <= 128:
+        return _block_sum(a, start, n)
+    starts, sizes = np.empty(64, np.int64), np.empty(64, np.int64)
+    phase, left = np.zeros(64, np.int64), np.empty(64, a.dtype)
+    top, starts[0], sizes[0] = 0, start, n
+    while True:
+        if sizes[top] > 128 and phase[top] == 0:  # descend into the left half
+            phase[top] = 1
+            starts[top + 1], sizes[top + 1], phase[top + 1] = starts[top], _split(sizes[top]), 0
+            top += 1
+            continue
+        value = _block_sum(a, starts[top], sizes[top])
+        while True:  # climb: a finished left half starts its right half; a right one adds
+            top -= 1
+            if top < 0:
+                return value
+            if phase[top] == 1:
+                left[top], phase[top] = value, 2
+                h = _split(sizes[top])
+                starts[top + 1], sizes[top + 1], phase[top + 1] = starts[top] + h, sizes[top] - h, 0
+                top += 1
+                break
+            value = left[top] + value
 
 
 @_jit
