@@ -41,8 +41,12 @@ class Optimizer:
         self._kernels = _UNRESOLVED  # compiled kernels or None, chosen at the first step
 
     def __getstate__(self):
-        """Drop the kernels module (not picklable; chosen again at the next step)."""
-        return {**self.__dict__, "_kernels": _UNRESOLVED}
+        """Drop the kernels module (a module does not pickle)."""
+        return {k: v for k, v in self.__dict__.items() if k != "_kernels"}
+
+    def __setstate__(self, state):
+        """Restore; the kernels are chosen again at the next step."""
+        self.__dict__.update(state, _kernels=_UNRESOLVED)
 
     def step(self, lr):
         """Take one step with learning rate ``lr``: ``params += update(grads, lr)``."""
