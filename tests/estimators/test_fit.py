@@ -252,3 +252,27 @@ def test_sklearn_worked_example_from_user_set_weights():
     mlp.partial_fit(X, y, classes=[0, 1])
     np.testing.assert_allclose(mlp.intercepts_[1], [0.9235], atol=1e-3)
     assert mlp.predict_proba(X)[0, 1] == pytest.approx(0.739, abs=1e-3)
+
+
+@pytest.mark.parametrize("Estimator", [MLPClassifier, MLPRegressor])
+def test_epochs_on_trains_exactly_like_repeated_partial_fit(Estimator):
+    X, y = load_digits(return_X_y=True)
+    X, y = X[:300] / 16, y[:300] if Estimator is MLPClassifier else y[:300] / 9.0
+    weight = np.random.default_rng(0).uniform(0.5, 2, len(y))
+    kwargs = {"classes": np.unique(y)} if Estimator is MLPClassifier else {}
+    repeated, hooked = (Estimator((16,), batch_size=32, random_state=0) for _ in range(2))
+    for est in (repeated, hooked):
+        est.partial_fit(X, y, sample_weight=weight, **kwargs)
+    run_epoch = hooked._epochs_on(X, y, sample_weight=weight)
+    for _ in range(3):
+        repeated.partial_fit(X, y, sample_weight=weight)
+        run_epoch()
+    run_epoch(max_updates=2)
+    repeated.partial_fit(X, y, sample_weight=weight, max_updates=2)
+    for a, b in zip(repeated.coefs_ + repeated.intercepts_, hooked.coefs_ + hooked.intercepts_,
+                    strict=True):
+        np.testing.assert_array_equal(a, b)
+    assert (hooked.n_iter_, hooked.n_updates_, hooked.loss_curve_, hooked.best_loss_) == \
+        (repeated.n_iter_, repeated.n_updates_, repeated.loss_curve_, repeated.best_loss_)
+    np.testing.assert_array_equal(hooked._network_output(hooked._checked_inputs(X)),
+                                  repeated._output(X))

@@ -123,8 +123,7 @@ class BaseMLP(BaseEstimator):
         """Set up, then run one epoch (``partial_fit``) or ``fit``'s epoch loop."""
         X, Y, y, sw = self._setup(X, y, sample_weight, incremental=incremental)
         if incremental:
-            self._run_epoch(X, Y, sw, max_updates=max_updates)
-            self.best_loss_ = min(self.loss_, self.best_loss_ or np.inf)
+            self._partial_epoch(X, Y, sw, max_updates)
         else:
             self._fit_epochs(X, Y, y, sw)
         return self
@@ -258,12 +257,43 @@ class BaseMLP(BaseEstimator):
 
     def _output(self, X):
         """Network output for ``X`` (validated and cast to the weights' dtype)."""
+        return self._network_output(self._checked_inputs(X))
+
+    def _checked_inputs(self, X):
+        """``X`` validated against the fit (features, dtype) for :meth:`_network_output`."""
         check_is_fitted(self)
-        X = validate_data(self, X, reset=False, dtype=self.coefs_[0].dtype,
-                          accept_sparse=["csr", "csc"])
+        return validate_data(self, X, reset=False, dtype=self.coefs_[0].dtype,
+                             accept_sparse=["csr", "csc"])
+
+    def _network_output(self, X):
+        """Network output for rows already passed through :meth:`_checked_inputs`."""
         with _blas_threads(self.n_threads):
             return forward_pass(X, self.coefs_, self.intercepts_, self.activation,
                                 self.out_activation_)
+
+    def _epochs_on(self, X, y, sample_weight=None):
+        """Protected hook of :mod:`tuner.search.evaluate`: more ``partial_fit`` epochs on one split.
+
+        After a first ``partial_fit``, validates and encodes ``(X, y,
+        sample_weight)`` once and returns ``run_epoch(max_updates=None)``, which
+        trains one more epoch exactly as ``partial_fit(X, y, sample_weight)``
+        would (same weights, counters and curves), without validating the
+        same arrays again on every epoch of a search. Parameters must not
+        change in between.
+        """
+        X, Y, _, sw = self._setup(X, y, sample_weight, incremental=True)
+
+        def run_epoch(max_updates=None):
+            with _blas_threads(self.n_threads):
+                return self._partial_epoch(X, Y, sw, max_updates)
+
+        return run_epoch
+
+    def _partial_epoch(self, X, Y, sample_weight, max_updates):
+        """The epoch of one ``partial_fit`` call on encoded data."""
+        self._run_epoch(X, Y, sample_weight, max_updates=max_updates)
+        self.best_loss_ = min(self.loss_, self.best_loss_ or np.inf)
+        return self
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

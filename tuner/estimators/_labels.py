@@ -31,7 +31,7 @@ array([[0., 0., 1.],
 from sklearn.preprocessing import LabelBinarizer
 from sklearn.utils import multiclass
 
-from ..nn.targets import can_encode, encode_labels
+from ..nn.targets import can_encode, class_indices, encode_labels
 
 
 def fit_binarizer(y):
@@ -76,6 +76,13 @@ def encode(binarizer, y, dtype):
     multiclass.check_classification_targets(y)
     encode_labels(multiclass.unique_labels(y), classes)  # raises on unknown labels
     return binarizer.transform(y)
+
+
+def indices(binarizer, y):
+    """Class indices of 1-D labels ``y`` (binary or multiclass encodings), else None."""
+    if binarizer.y_type_ in ("binary", "multiclass") and can_encode(y, binarizer.classes_):
+        return class_indices(y, binarizer.classes_)
+    return None
 
 
 def decode(binarizer, P):

@@ -98,6 +98,10 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         P = self._output(X)  # NotFittedError before the binarizer is looked at
         return self._predict_from_output(P)
 
+    def _class_indices(self, y):
+        """Indices of ``y`` in ``classes_`` (None for multilabel targets): for fast scoring."""
+        return _labels.indices(self._label_binarizer, y)
+
     def _predict_from_output(self, P):
         """Class labels (or the indicator matrix) of the output activations ``P``."""
         return _labels.decode(self._label_binarizer, P)
