@@ -79,7 +79,9 @@ def loss_and_grad(net, ws, X, Y, *, l2, rng, masks, weights):
     _backward(net, ws, X, masks)
     if l2:
         # J += l2/2 ||W||^2  =>  dJ/dW += l2 W   (one fused pass)
-        loss += 0.5 * l2 * k.add_l2(net.params[:net.n_coef], net.grads[:net.n_coef], l2)
+        W = net.params[:net.n_coef]
+        loss += 0.5 * l2 * float(np.vdot(W, W))
+        k.add_l2(W, net.grads[:net.n_coef], l2)
     return loss
 
 

@@ -278,14 +278,12 @@ def squared_loss_delta(P, b, Y, v, D):
 
 @_jit
 def add_l2(W, gW, l2):
-    """``gW <- gW + W * l2``; returns ``||W||^2``."""
+    """``gW <- gW + W * l2`` (the caller takes ``||W||^2`` from BLAS: a serial sum here
+    would not vectorise without reassociating, which ``fastmath=False`` forbids)."""
     l2_ = W.dtype.type(l2)
-    total = 0.0
     for j in range(W.shape[0]):
-        w = W[j]
-        gW[j] = gW[j] + w * l2_
-        total += w * w
-    return total
+        gW[j] = gW[j] + W[j] * l2_
+    return gW
 
 
 @_jit
