@@ -15,11 +15,9 @@ is cached, so that worker processes load it (~0.3 s) instead of compiling it
 
 Examples
 --------
->>> import os
->>> os.environ["TUNER_ACCELERATE"] = "0"
->>> kernels("float64") is None
+>>> kernels("float16") is None  # numpy only for dtypes other than float32 / float64
 True
->>> del os.environ["TUNER_ACCELERATE"]
+>>> k = kernels("float64")  # the compiled module, or None (no numba, TUNER_ACCELERATE=0)
 """
 
 import functools
