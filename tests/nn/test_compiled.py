@@ -11,6 +11,8 @@ import importlib.util
 import pickle
 import subprocess
 import sys
+import tempfile
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -137,6 +139,15 @@ def test_accelerate_off_switch_and_other_dtypes(monkeypatch):
 def test_accelerate_cache_dir_is_under_the_user_cache(monkeypatch, tmp_path):
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
     assert accelerate.cache_dir() == tmp_path / "tuner" / "numba"
+    assert (tmp_path / "tuner" / "numba").is_dir()
+
+
+def test_accelerate_cache_dir_falls_back_when_the_home_cache_is_not_writable(
+        monkeypatch, tmp_path):
+    (tmp_path / "file").write_text("")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "file"))  # a file: no directory in it
+    path = accelerate.cache_dir()
+    assert path.parent == Path(tempfile.gettempdir()) and "tuner-numba" in path.name
 
 
 def test_compiled_network_and_optimizer_pickle(numba_required, monkeypatch):

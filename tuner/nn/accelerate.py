@@ -20,9 +20,11 @@ True
 >>> k = kernels("float64")  # the compiled module, or None (no numba, TUNER_ACCELERATE=0)
 """
 
+import contextlib
 import functools
 import importlib.util
 import os
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -44,8 +46,17 @@ def kernels(dtype):
 
 
 def cache_dir():
-    """Where numba caches compiled kernels: ``$XDG_CACHE_HOME/tuner/numba`` or ``~/.cache/...``."""
-    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "tuner" / "numba"
+    """Where numba caches compiled kernels: ``$XDG_CACHE_HOME/tuner/numba`` or ``~/.cache/...``.
+
+    If that directory cannot be created or written (a read-only home), a per-user
+    directory under the system's temporary directory.
+    """
+    path = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "tuner" / "numba"
+    with contextlib.suppress(OSError):
+        path.mkdir(parents=True, exist_ok=True)
+    if os.access(path, os.W_OK):
+        return path
+    return Path(tempfile.gettempdir()) / f"tuner-numba-{os.getuid()}"
 
 
 @functools.cache
