@@ -1,13 +1,13 @@
 """Import rules of ARCHITECTURE.md, read from every import statement under tuner/ with ast.
 
 - tuner/nn imports only numpy and the standard library;
-- optuna only under tuner/search/, tuner/spaces/, in tuner/plots.py, tuner/report.py;
+- optuna only under tuner/search/, tuner/spaces/, tuner/plots/, in tuner/report.py;
 - mlflow only in the tuner/tracking package (tracking grew past 400 lines), and only
   inside functions;
-- matplotlib only inside functions of tuner/plots.py (+ tuner/_plots_*.py), tuner/report.py,
+- matplotlib only inside functions of tuner/plots/, tuner/report.py,
   tuner/lr_finder.py;
 - imports flow one way: cli -> experiment -> search -> estimators -> nn;
-- tuner/__init__.py, tuner/cli.py and tuner/__main__.py import no heavy package at
+- tuner/__init__.py, tuner/cli/__init__.py and tuner/__main__.py import no heavy package at
   module level, and ``python -m tuner --help`` imports none at all.
 """
 
@@ -61,7 +61,7 @@ def _where(path, name):
 
 def test_architecture_finds_every_module():
     paths = {path for path, _ in MODULES}
-    assert {"tuner/cli.py", "tuner/experiment.py", "tuner/datasets.py"} <= paths
+    assert {"tuner/cli/__init__.py", "tuner/experiment/__init__.py", "tuner/datasets.py"} <= paths
     assert any(path.startswith("tuner/nn/") for path in paths)
 
 
@@ -77,12 +77,12 @@ def test_architecture_nn_imports_only_numpy_and_stdlib(path, tree):
 def _allowed_for(path, package):
     """(allowed here at all, only inside functions) for a heavy package in ``path``."""
     rules = {
-        "optuna": (path.startswith(("tuner/search/", "tuner/spaces/"))
-                   or path in ("tuner/plots.py", "tuner/report.py"),
+        "optuna": (path.startswith(("tuner/search/", "tuner/spaces/", "tuner/plots/"))
+                   or path == "tuner/report.py",
                    False),
         "mlflow": (path.startswith("tuner/tracking/"), True),
-        "matplotlib": (path in ("tuner/plots.py", "tuner/report.py", "tuner/lr_finder.py")
-                       or path.startswith("tuner/_plots_"), True),
+        "matplotlib": (path in ("tuner/report.py", "tuner/lr_finder.py")
+                       or path.startswith("tuner/plots/"), True),
     }
     return rules[package]
 
@@ -99,14 +99,10 @@ def test_architecture_heavy_imports_stay_in_their_modules(package):
 
 
 LAYERS = [("tuner/nn/", ("tuner.estimators", "tuner.search", "tuner.experiment", "tuner.cli",
-                         "tuner._experiment", "tuner._cli_output", "tuner.spaces",
-                         "tuner.tracking")),
-          ("tuner/estimators/", ("tuner.search", "tuner.experiment", "tuner.cli",
-                                 "tuner._experiment", "tuner._cli_output")),
-          ("tuner/search/", ("tuner.experiment", "tuner.cli", "tuner._experiment",
-                             "tuner._cli_output")),
-          ("tuner/experiment.py", ("tuner.cli", "tuner._cli_output")),
-          ("tuner/_experiment_", ("tuner.cli", "tuner._cli_output", "tuner.experiment"))]
+                         "tuner.spaces", "tuner.tracking")),
+          ("tuner/estimators/", ("tuner.search", "tuner.experiment", "tuner.cli")),
+          ("tuner/search/", ("tuner.experiment", "tuner.cli")),
+          ("tuner/experiment/", ("tuner.cli",))]
 
 
 @pytest.mark.parametrize(("prefix", "forbidden"), LAYERS, ids=[p for p, _ in LAYERS])
@@ -118,7 +114,8 @@ def test_architecture_imports_flow_one_way(prefix, forbidden):
             assert not name.startswith(forbidden), _where(path, name)
 
 
-@pytest.mark.parametrize("path", ["tuner/__init__.py", "tuner/cli.py", "tuner/__main__.py"])
+@pytest.mark.parametrize("path", ["tuner/__init__.py", "tuner/cli/__init__.py",
+                                  "tuner/__main__.py"])
 def test_architecture_entry_points_import_nothing_heavy_at_module_level(path):
     tree = dict(MODULES)[path]
     for top, name, in_function in _imports(tree):

@@ -1,11 +1,14 @@
-"""Checks made before ``run`` or ``worker`` creates anything (private).
+"""Checks made before anything is created: at load, and before ``run`` or ``worker``.
 
-A value the user gave that cannot work (``n_jobs``, ``cv``, a storage or an
-MLflow tracking URL) must end the command with one line and exit 2 before the
-plan or a progress bar is printed, and before a study, a journal file or an
-MLflow store is created. :func:`check_run` and :func:`check_worker` do all of
-it; the library calls them too (``run_experiment``, ``run_worker``), so the
-Python API gets the same messages.
+A value the user gave that cannot work must end the command with one line and
+exit 2 before the plan or a progress bar is printed, and before a study, a
+journal file or an MLflow store is created. :func:`check_semantics` (at load:
+names and values of the estimator, the space, scoring, report columns, the
+sampler) and :func:`check_task` (at data load: classifier or regressor) check
+the file against the estimator; :func:`check_run` and :func:`check_worker`
+check ``n_jobs``, ``cv``, the storage and the MLflow tracking URL before a run.
+The library calls them too (``load_experiment``, ``run_experiment``,
+``run_worker``), so the Python API gets the same messages.
 
 Examples
 --------
@@ -18,12 +21,14 @@ tuner.errors.ExperimentError: n_jobs: must be a positive number of worker proces
 """
 
 import os
+import re
 import urllib.error
 import urllib.parse
 import urllib.request
 from pathlib import Path
 
-from tuner.errors import ConfigError, ExperimentError
+from tuner.errors import ConfigError, ExperimentError, did_you_mean
+from tuner.experiment.build import check_n_trials, split_data
 
 #: Seconds to wait for an http(s) tracking server to answer.
 TRACKING_TIMEOUT = 5
@@ -31,6 +36,10 @@ TRACKING_TIMEOUT = 5
 _DATABASES, _HOSTED = ("postgresql", "mysql", "mssql"), ("databricks", "databricks-uc", "uc")
 _TRACKING_FORMS = ("sqlite:///path/mlflow.db, http(s)://host:port (a tracking server), "
                    "postgresql+psycopg2://user@host/db, mysql+pymysql://user@host/db")
+#: Columns of cv_results_ (besides parameters) a ``report.columns`` entry may name.
+RESULT_COLUMNS = ("mean_test_score", "std_test_score", "rank_test_score", "mean_train_score",
+                  "mean_fit_time", "std_fit_time", "mean_score_time", "n_epochs", "n_updates",
+                  "n_samples_seen", "state", "trial_number", "fail_reason")
 
 
 def n_workers(n_jobs, *, key="n_jobs", source=None):
@@ -148,7 +157,6 @@ def check_run(experiment, data, *, storage, n_trials=None, n_jobs=None, tracking
     ``keys``: the names of the ``n_jobs`` and ``tracking_uri`` arguments for messages
     (the CLI passes ``--n-jobs``, ``--tracking-uri``).
     """
-    from tuner._experiment_run import check_n_trials, split_data
     from tuner.search.storage import check_storage
 
     check_n_trials(experiment, n_trials)
@@ -177,3 +185,117 @@ def check_worker(experiment, *, storage, n_jobs=None, key="n_jobs"):
                               allowed="start it with: python -m tuner run EXPERIMENT --storage "
                                       "URL, then start workers")
     return workers
+
+
+# ---------------------------------------------------------------- the file against the estimator
+
+def check_task(experiment, data):
+    """A classifier needs class labels, a regressor numbers."""
+    import numpy as np
+
+    named = experiment.config.dataset.name is not None
+    if experiment.is_classifier and data.task == "regression":
+        continuous = data.y.dtype.kind == "f" and not np.all(np.mod(data.y, 1) == 0)
+        if named or continuous:
+            raise ExperimentError(f"{data.name} has a continuous target",
+                                  source=experiment.where, key="estimator.type",
+                                  value="classifier", allowed="regressor")
+    if not experiment.is_classifier and data.y.dtype.kind in "OUSb":
+        raise ExperimentError(f"{data.name} has non-numeric labels", source=experiment.where,
+                              key="estimator.type", value="regressor", allowed="classifier")
+
+
+def _unknown(name, choices, *, source, key, value):
+    """An ExperimentError for a name that is not among ``choices``, with a did-you-mean."""
+    return ExperimentError(f"unknown name{did_you_mean(name, choices)}", source=source, key=key,
+                           value=value, allowed=", ".join(sorted(choices)))
+
+
+def _invalid_param(exc, source, prefix, values):
+    """ExperimentError for sklearn's InvalidParameterError, naming the parameter."""
+    found = re.search(r"The '(\w+)' parameter", str(exc))
+    name = found.group(1) if found else None
+    return ExperimentError(str(exc).split(" Got ")[0].removeprefix(f"The '{name}' "),
+                           source=source, key=f"{prefix}.{name}", value=values.get(name))
+
+
+def _check_estimator_params(experiment):
+    """Fixed estimator parameters must exist and be valid (sklearn's parameter constraints)."""
+    from sklearn.utils._param_validation import InvalidParameterError
+
+    cls, params = experiment.estimator_class(), experiment.config.estimator.params
+    valid = cls().get_params()
+    for name in params:
+        if name not in valid:
+            raise _unknown(name, valid, source=experiment.where,
+                           key=f"estimator.params.{name}", value=name)
+    fixed = {k: tuple(v) if isinstance(v, list) else v for k, v in params.items()}
+    try:
+        cls(**fixed)._validate_params()
+    except InvalidParameterError as exc:
+        raise _invalid_param(exc, experiment.where, "estimator.params", params) from None
+    return cls(**fixed)
+
+
+def _check_space_values(experiment, estimator):
+    """Values the space can propose must pass the estimator's parameter constraints
+    (checked on the grid when it is small, else on 20 random points)."""
+    import numpy as np
+    from sklearn.base import clone
+    from sklearn.utils._param_validation import InvalidParameterError
+
+    from tuner.errors import SearchSpaceError
+
+    space, rng = experiment.space, np.random.default_rng(0)
+    try:
+        points = space.grid(max_grid_size=200)
+    except SearchSpaceError:  # too many points (or a large union): sample instead
+        try:
+            points = [space.sample(rng) for _ in range(20)]
+        except SearchSpaceError:
+            return
+    for raw in points:
+        params = space.resolve(raw, n_samples=1000)
+        try:
+            clone(estimator).set_params(**params)._validate_params()
+        except InvalidParameterError as exc:
+            raise _invalid_param(exc, experiment.where, "search_space.parameters",
+                                 params) from None
+
+
+def check_semantics(experiment):
+    """Cross-section checks: n_jobs, names in the space, scoring, report columns."""
+    n_workers(experiment.config.n_jobs, source=experiment.where)
+    estimator = _check_estimator_params(experiment)
+    valid, where = estimator.get_params(), experiment.where
+    for name in experiment.space:
+        if name not in valid:
+            raise _unknown(name, valid, source=where, key=f"search_space.parameters.{name}",
+                           value=name)
+    _check_space_values(experiment, estimator)
+    scoring = experiment.config.scoring
+    if scoring is not None:
+        from sklearn.metrics import get_scorer_names
+
+        if scoring not in get_scorer_names():
+            raise _unknown(scoring, get_scorer_names(), source=where, key="scoring",
+                           value=scoring)
+    allowed = set(RESULT_COLUMNS) | set(valid)
+    for column in experiment.config.report.columns:
+        if column not in allowed:
+            raise _unknown(column, allowed, source=where, key="report.columns", value=column)
+    _check_sampler(experiment)
+
+
+def _check_sampler(experiment):
+    """Samplers that need an extra package (gp: torch, cmaes: cmaes) must find it."""
+    driver = experiment.driver
+    if driver.type != "optuna" or driver.sampler in ("tpe", "random", "qmc"):
+        return
+    from tuner.search.drivers import make_sampler
+
+    try:
+        make_sampler(driver.sampler, 0)
+    except ConfigError as err:
+        raise ExperimentError(err.message, source=experiment.where, key="driver.sampler",
+                              value=driver.sampler, allowed=err.allowed) from None

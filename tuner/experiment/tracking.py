@@ -1,18 +1,19 @@
-"""MLflow around an experiment run (private): the tracker, a worker's view of it, Ctrl-C.
+"""MLflow around an experiment run: the tracker, a worker's view of it, Ctrl-C.
 
 - :func:`make_tracker`: the run's :class:`tuner.tracking.MLflowTracker`;
 - :func:`worker_tracker`: a worker's tracker, attached to the parent run the
   ``run`` process stored on the study, in the tracking store stored there too
   (unless ``--tracking-uri`` / ``MLFLOW_TRACKING_URI`` say otherwise);
-- :func:`close_interrupted`: after Ctrl-C, interrupted trials FAIL in Optuna and
-  their child runs closed in MLflow.
+- :func:`close_interrupted_runs`: after Ctrl-C, the child runs of the interrupted
+  trials closed in MLflow (their trials are failed in Optuna by
+  :func:`tuner.experiment.run.fail_interrupted_trials`).
 """
 
 import warnings
 
-from tuner._experiment_checks import check_tracking_uri, worker_tracking_uri
-from tuner._experiment_run import build_estimator, fail_interrupted_trials
 from tuner.errors import ConfigError
+from tuner.experiment.build import build_estimator
+from tuner.experiment.preflight import check_tracking_uri, worker_tracking_uri
 
 
 def make_tracker(experiment, data, *, tracking_uri=None):
@@ -23,8 +24,8 @@ def make_tracker(experiment, data, *, tracking_uri=None):
 
     Examples
     --------
-    >>> from tuner._experiment_run import EXAMPLE
     >>> from tuner.experiment import load_experiment
+    >>> from tuner.experiment.build import EXAMPLE
     >>> exp = load_experiment(EXAMPLE)
     >>> tracker = make_tracker(exp, exp.load_data())
     >>> tracker.experiment_name, tracker.context["mlp.hidden_layer_sizes"]
@@ -108,17 +109,16 @@ def worker_tracker(experiment, data, storage, *, tracking_uri=None, tracking=Tru
     return tracker
 
 
-def close_interrupted(experiment, storage, tracker):
-    """After Ctrl-C: fail the interrupted trials in Optuna and close their MLflow runs."""
-    reason = "interrupted (KeyboardInterrupt)"
-    numbers = fail_interrupted_trials(storage, experiment.name, reason)
+def close_interrupted_runs(tracker, storage, study_name, numbers, reason):
+    """After Ctrl-C: fail the child runs of the interrupted trials ``numbers``, close the
+    runs left RUNNING and end the parent run KILLED (a logging error only warns)."""
     if tracker is None or tracker.parent_run_id is None:
         return
     try:
         from tuner.tracking import fail_orphan_runs
 
         fail_orphan_runs(tracker.tracking_uri, tracker.parent_run_id, numbers, reason)
-        close_running_child_runs(tracker, storage, experiment.name)
+        close_running_child_runs(tracker, storage, study_name)
         tracker.client.set_terminated(tracker.parent_run_id, status="KILLED")
     except Exception as exc:  # noqa: BLE001 - never hide the interrupt behind a logging error
         warnings.warn(f"MLflow: could not close the interrupted runs: {exc!r}", stacklevel=2)

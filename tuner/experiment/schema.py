@@ -22,7 +22,8 @@ Every key of an experiment file, with its default::
       type: optuna                 # grid | random | optuna
       sampler: tpe                 # optuna only: tpe | gp | cmaes | qmc | random
       pruner: none                 # none | median | halving | hyperband
-      n_trials: 20                 # the study's total (grid: every point)
+      n_trials: 10                 # the study's total (grid: every point);
+                                   # default tuner.search.DEFAULT_N_TRIALS
       timeout: null                # seconds
       budget: null                 # per trial: {epochs: N} | {updates: N} | {seconds: S}
       study_budget: null           # whole study, same units (finished trials add up)

@@ -1,4 +1,9 @@
-"""Experiment files: YAML, ``--set`` overrides, search spaces and cross-section checks.
+"""Experiment files: YAML, ``--set`` overrides and search spaces, into an :class:`Experiment`.
+
+:func:`load_experiment` reads the file, applies the overrides, validates it
+(:mod:`tuner.experiment.schema`), resolves its search space (a shipped name, a
+path, or inline, then ``search_space.override``) and makes the cross-section
+checks of :mod:`tuner.experiment.preflight`.
 
 Examples
 --------
@@ -13,11 +18,10 @@ from pathlib import Path
 import yaml
 
 from tuner.errors import ConfigError, ExperimentError, SearchSpaceError, did_you_mean
+from tuner.experiment.preflight import check_semantics, check_task
+from tuner.experiment.schema import validate_experiment
 
-#: Columns of cv_results_ (besides parameters) a ``report.columns`` entry may name.
-RESULT_COLUMNS = ("mean_test_score", "std_test_score", "rank_test_score", "mean_train_score",
-                  "mean_fit_time", "std_fit_time", "mean_score_time", "n_epochs", "n_updates",
-                  "n_samples_seen", "state", "trial_number", "fail_reason")
+STORAGE_DIR = ".tuner"
 _SHORTHANDS = {"dataset": "name", "search_space": "file", "driver": "type",
                "driver.pruner": "type", "tracking": "enabled"}
 
@@ -162,115 +166,123 @@ def resolve_space(config, experiment_path=None):
         raise _resource(err, source, prefix) from None
 
 
-# ---------------------------------------------------------------- cross-section checks
+# ---------------------------------------------------------------- the experiment
 
-def check_task(experiment, data):
-    """A classifier needs class labels, a regressor numbers."""
-    import numpy as np
+class Experiment:
+    """A validated experiment: its config, source file and resolved search space.
 
-    named = experiment.config.dataset.name is not None
-    if experiment.is_classifier and data.task == "regression":
-        continuous = data.y.dtype.kind == "f" and not np.all(np.mod(data.y, 1) == 0)
-        if named or continuous:
-            raise ExperimentError(f"{data.name} has a continuous target",
-                                  source=experiment.where, key="estimator.type",
-                                  value="classifier", allowed="regressor")
-    if not experiment.is_classifier and data.y.dtype.kind in "OUSb":
-        raise ExperimentError(f"{data.name} has non-numeric labels", source=experiment.where,
-                              key="estimator.type", value="regressor", allowed="classifier")
+    Every key of the file is in :attr:`config`; the keys every part of a run
+    reads (``name``, ``description``, ``driver``, ``cv``, ``scoring``, ``n_jobs``,
+    ``preprocess``) are also read-only properties here, beside what the
+    experiment derives (``storage``, ``is_classifier``, ``where``).
 
+    Parameters
+    ----------
+    config : ExperimentConfig
+        The validated file contents.
+    space : SearchSpace
+        The resolved search space (file or inline, overrides applied).
+    source : str or Path, optional
+        The experiment file.
 
-def _unknown(name, choices, *, source, key, value):
-    """An ExperimentError for a name that is not among ``choices``, with a did-you-mean."""
-    return ExperimentError(f"unknown name{did_you_mean(name, choices)}", source=source, key=key,
-                           value=value, allowed=", ".join(sorted(choices)))
+    Examples
+    --------
+    >>> from tuner.spaces import SearchSpace
+    >>> cfg = validate_experiment({"name": "x", "dataset": "iris",
+    ...                            "search_space": "mlp_default"})
+    >>> exp = Experiment(cfg, SearchSpace.load("mlp_default"))
+    >>> exp.storage, exp.cv, exp.is_classifier
+    ('.tuner/x.journal', 5, True)
+    """
 
+    def __init__(self, config, space, source=None, overrides=()):
+        self.config, self.space = config, space
+        self.source = Path(source) if source is not None else None
+        self.overrides = tuple(overrides)  # the --set values it was loaded with
 
-def _invalid_param(exc, source, prefix, values):
-    """ExperimentError for sklearn's InvalidParameterError, naming the parameter."""
-    found = re.search(r"The '(\w+)' parameter", str(exc))
-    name = found.group(1) if found else None
-    return ExperimentError(str(exc).split(" Got ")[0].removeprefix(f"The '{name}' "),
-                           source=source, key=f"{prefix}.{name}", value=values.get(name))
+    def __repr__(self):
+        return f"Experiment(name={self.name!r}, source={str(self.source)!r})"
 
+    name = property(lambda self: self.config.name, doc="The study's and MLflow's name.")
+    description = property(lambda self: self.config.description, doc="The file's text.")
+    driver = property(lambda self: self.config.driver, doc="The ``driver:`` section.")
+    cv = property(lambda self: self.config.cv, doc="Number of CV folds.")
+    scoring = property(lambda self: self.config.scoring, doc="Scorer name (None: default).")
+    n_jobs = property(lambda self: self.config.n_jobs, doc="Worker processes (joblib's sign).")
+    preprocess = property(lambda self: self.config.preprocess, doc="The scaler's name.")
 
-def _check_estimator_params(experiment):
-    """Fixed estimator parameters must exist and be valid (sklearn's parameter constraints)."""
-    from sklearn.utils._param_validation import InvalidParameterError
+    @property
+    def storage(self):
+        """The study storage: the file's ``storage`` or ``.tuner/<name>.journal``."""
+        return self.config.storage or f"{STORAGE_DIR}/{self.name}.journal"
 
-    cls, params = experiment.estimator_class(), experiment.config.estimator.params
-    valid = cls().get_params()
-    for name in params:
-        if name not in valid:
-            raise _unknown(name, valid, source=experiment.where,
-                           key=f"estimator.params.{name}", value=name)
-    fixed = {k: tuple(v) if isinstance(v, list) else v for k, v in params.items()}
-    try:
-        cls(**fixed)._validate_params()
-    except InvalidParameterError as exc:
-        raise _invalid_param(exc, experiment.where, "estimator.params", params) from None
-    return cls(**fixed)
+    @property
+    def is_classifier(self):
+        """True when the estimator is a classifier."""
+        return self.config.estimator.type == "classifier"
 
+    @property
+    def where(self):
+        """The source file as a string for error messages."""
+        return str(self.source) if self.source else None
 
-def _check_space_values(experiment, estimator):
-    """Values the space can propose must pass the estimator's parameter constraints
-    (checked on the grid when it is small, else on 20 random points)."""
-    import numpy as np
-    from sklearn.base import clone
-    from sklearn.utils._param_validation import InvalidParameterError
+    def estimator_class(self):
+        """MLPClassifier or MLPRegressor."""
+        from tuner.estimators import MLPClassifier, MLPRegressor
 
-    space, rng = experiment.space, np.random.default_rng(0)
-    try:
-        points = space.grid(max_grid_size=200)
-    except SearchSpaceError:  # too many points (or a large union): sample instead
-        try:
-            points = [space.sample(rng) for _ in range(20)]
-        except SearchSpaceError:
-            return
-    for raw in points:
-        params = space.resolve(raw, n_samples=1000)
-        try:
-            clone(estimator).set_params(**params)._validate_params()
-        except InvalidParameterError as exc:
-            raise _invalid_param(exc, experiment.where, "search_space.parameters",
-                                 params) from None
+        return MLPClassifier if self.is_classifier else MLPRegressor
 
+    def data_path(self):
+        """The data file, relative to the experiment file first, then the working directory."""
+        path = Path(self.config.dataset.path)
+        if not path.is_absolute() and self.source is not None:
+            beside = self.source.resolve().parent / path
+            if beside.is_file() or not path.is_file():
+                return beside
+        return path
 
-def check_semantics(experiment):
-    """Cross-section checks: n_jobs, names in the space, scoring, report columns."""
-    from tuner._experiment_checks import n_workers
+    def load_data(self):
+        """Load the dataset (a :class:`tuner.datasets.Dataset`), checked against the estimator."""
+        from tuner.datasets import load_dataset
 
-    n_workers(experiment.config.n_jobs, source=experiment.where)
-    estimator = _check_estimator_params(experiment)
-    valid, where = estimator.get_params(), experiment.where
-    for name in experiment.space:
-        if name not in valid:
-            raise _unknown(name, valid, source=where, key=f"search_space.parameters.{name}",
-                           value=name)
-    _check_space_values(experiment, estimator)
-    scoring = experiment.config.scoring
-    if scoring is not None:
-        from sklearn.metrics import get_scorer_names
-
-        if scoring not in get_scorer_names():
-            raise _unknown(scoring, get_scorer_names(), source=where, key="scoring",
-                           value=scoring)
-    allowed = set(RESULT_COLUMNS) | set(valid)
-    for column in experiment.config.report.columns:
-        if column not in allowed:
-            raise _unknown(column, allowed, source=where, key="report.columns", value=column)
-    _check_sampler(experiment)
+        ds = self.config.dataset
+        data = load_dataset(ds.name, path=self.data_path() if ds.path else None,
+                            target=ds.target, features=ds.features, params=ds.params,
+                            source=self.where, random_state=self.config.seed)
+        check_task(self, data)
+        return data
 
 
-def _check_sampler(experiment):
-    """Samplers that need an extra package (gp: torch, cmaes: cmaes) must find it."""
-    driver = experiment.driver
-    if driver.type != "optuna" or driver.sampler in ("tpe", "random", "qmc"):
-        return
-    from tuner.search.drivers import make_sampler
+def load_experiment(path, overrides=()):
+    """Load, validate and resolve an experiment file.
 
-    try:
-        make_sampler(driver.sampler, 0)
-    except ConfigError as err:
-        raise ExperimentError(err.message, source=experiment.where, key="driver.sampler",
-                              value=driver.sampler, allowed=err.allowed) from None
+    Parameters
+    ----------
+    path : str or Path
+        The experiment YAML file.
+    overrides : iterable of str
+        ``"key.sub=value"`` strings (values parsed as YAML), applied before validation.
+
+    Returns
+    -------
+    Experiment
+
+    Raises
+    ------
+    ExperimentError
+        One line naming the file, the key, the value and what is allowed.
+    SearchSpaceError
+        The search space file is invalid.
+
+    Examples
+    --------
+    >>> load_experiment("experiments/digits_optuna.yaml").driver.type  # doctest: +SKIP
+    'optuna'
+    """
+    data = read_yaml(path)
+    data = apply_overrides(data, overrides) if overrides and isinstance(data, dict) else data
+    config = validate_experiment(data, source=str(path))
+    experiment = Experiment(config, resolve_space(config, path), source=path,
+                            overrides=overrides)
+    check_semantics(experiment)
+    return experiment

@@ -1,4 +1,4 @@
-"""Figure of learning-rate range tests (:func:`tuner.lr_finder.lr_find`), private.
+"""Figure of learning-rate range tests (:func:`tuner.lr_finder.lr_find`).
 
 All curves on one log-log axes, so that batch sizes compare at a glance;
 matplotlib is imported inside the functions (Agg canvas, no pyplot).

@@ -1,22 +1,31 @@
-"""Building blocks of :func:`tuner.experiment.run_experiment` (private).
+"""What an experiment builds from its config: the data split, the estimator, the search.
 
 Data split, estimator (a Pipeline with the scaler), the search space routed to
-the Pipeline's ``mlp`` step, budgets, the search driver, the held-out test
-score callback, and the clean-up of trials after Ctrl-C (MLflow's side:
-:mod:`tuner._experiment_tracking`).
+the Pipeline's ``mlp`` step, budgets (epochs per trial, trials per study) and
+the search driver, not yet fitted (:mod:`tuner.experiment.run` fits it).
 """
 
 from pathlib import Path
+from typing import Any, NamedTuple
 
 from tuner.errors import ExperimentError
 
 STEP = "mlp"  # name of the estimator's step in the preprocessing Pipeline
-EXAMPLE = Path(__file__).resolve().parent.parent / "experiments" / "digits_grid.yaml"
+EXAMPLE = Path(__file__).resolve().parents[2] / "experiments" / "digits_grid.yaml"
 
 
 def yaml_params(params):
     """YAML has no tuples: ``hidden_layer_sizes: [64, 32]`` becomes (64, 32)."""
     return {k: tuple(v) if isinstance(v, list) else v for k, v in params.items()}
+
+
+class DataSplit(NamedTuple):
+    """The training split (searched with CV) and the held-out test split (None: no split)."""
+
+    X_train: Any
+    X_test: Any
+    y_train: Any
+    y_test: Any
 
 
 def split_data(experiment, data):
@@ -29,8 +38,9 @@ def split_data(experiment, data):
 
     Returns
     -------
-    X_train, X_test, y_train, y_test : arrays
-        The test arrays are None when ``test_size`` is 0.
+    DataSplit
+        ``(X_train, X_test, y_train, y_test)``; the test arrays are None when
+        ``test_size`` is 0.
 
     Examples
     --------
@@ -43,11 +53,11 @@ def split_data(experiment, data):
 
     size = experiment.config.test_size
     if size == 0:
-        return data.X, None, data.y, None
+        return DataSplit(data.X, None, data.y, None)
     stratify = data.y if experiment.is_classifier else None
     try:
-        return train_test_split(data.X, data.y, test_size=size, stratify=stratify,
-                                random_state=experiment.config.seed)
+        return DataSplit(*train_test_split(data.X, data.y, test_size=size, stratify=stratify,
+                                           random_state=experiment.config.seed))
     except ValueError as exc:  # e.g. a class with one sample, or too few samples
         raise ExperimentError(f"cannot hold out a test split: {exc}", source=experiment.where,
                               key="test_size", value=size) from None
@@ -112,7 +122,8 @@ def n_trials_budget(experiment, n_trials=None):
     """The study's total trial budget.
 
     The ``n_trials`` override, else ``driver.n_trials``, else the number of grid
-    points (grid) or 20 (random, optuna).
+    points (grid) or the drivers' default, :data:`tuner.search.DEFAULT_N_TRIALS`
+    (random, optuna).
 
     Examples
     --------
@@ -122,9 +133,11 @@ def n_trials_budget(experiment, n_trials=None):
     """
     if n_trials is not None:
         return n_trials
+    from tuner.search import DEFAULT_N_TRIALS
+
     if experiment.driver.n_trials is not None:
         return experiment.driver.n_trials
-    return len(experiment.space.grid()) if experiment.driver.type == "grid" else 20
+    return len(experiment.space.grid()) if experiment.driver.type == "grid" else DEFAULT_N_TRIALS
 
 
 def cv_splitter(experiment):
@@ -138,33 +151,6 @@ def cv_splitter(experiment):
 def search_space(experiment, estimator):
     """The space to hand to the driver: routed to the Pipeline's step when there is one."""
     return experiment.space.with_prefix(STEP) if hasattr(estimator, "steps") else experiment.space
-
-
-class HeldOutScore:
-    """Search callback: score the refitted best model on the held-out test split.
-
-    Runs in ``on_study_end`` (so list it before the MLflow tracker, which logs
-    ``search.test_score_``) and stores the value on the study (user attribute
-    ``test_score``) for reports. Pickles without the test data.
-
-    Examples
-    --------
-    >>> HeldOutScore(None, None).__getstate__()["X_test"] is None
-    True
-    """
-
-    def __init__(self, X_test, y_test):
-        self.X_test, self.y_test = X_test, y_test
-
-    def __getstate__(self):
-        return {**self.__dict__, "X_test": None, "y_test": None}
-
-    def on_study_end(self, search, study):
-        """Set ``search.test_score_`` (the search's scorer on the test split)."""
-        if self.X_test is None or not hasattr(search, "best_estimator_"):
-            return
-        search.test_score_ = float(search.score(self.X_test, self.y_test))
-        study.set_user_attr("test_score", search.test_score_)
 
 
 def check_n_trials(experiment, n_trials):
@@ -209,28 +195,3 @@ def build_search(experiment, *, n_trials=None, n_jobs=None, storage=None, callba
     if driver.type == "random":
         return RandomSearch(estimator, space, **kwargs)
     return OptunaSearch(estimator, space, sampler=driver.sampler, **kwargs)
-
-
-# ---------------------------------------------------------------- after Ctrl-C
-
-def fail_interrupted_trials(storage, study_name, reason):
-    """Mark trials left RUNNING by an interrupt as FAIL (with ``reason``).
-
-    Returns the numbers of every interrupted trial: those just failed and
-    those Optuna failed itself on KeyboardInterrupt (FAIL without a
-    ``fail_reason``, which the evaluator writes for every error it catches).
-    """
-    from tuner.search.recovery import runs_here
-    from tuner.search.storage import stored_study
-
-    backend, study_id = stored_study(storage, study_name)
-    numbers = []
-    for trial in [] if study_id is None else backend.get_all_trials(study_id, deepcopy=False):
-        if trial.state.name == "RUNNING" and runs_here(trial):  # not other workers' trials
-            backend.set_trial_user_attr(trial._trial_id, "fail_reason", reason)
-            backend.set_trial_state_values(trial._trial_id, state=type(trial.state).FAIL)
-            numbers.append(trial.number)
-        elif trial.state.name == "FAIL" and "fail_reason" not in trial.user_attrs:
-            numbers.append(trial.number)
-    return numbers
-

@@ -2,25 +2,22 @@
 
 import math
 
-from tuner._plots_trials import (
+from tuner.plots.style import (
     LOG_SPAN,
-    LR_PARAM,
-    RESOURCE_KEYS,
     RESOURCE_LABELS,
     categories,
     finite,
     integer_ticks,
     label,
     legend_below,
-    log_flags,
     new_figure,
     positive,
     scatter_states,
     spans_decades,
-    study_resource,
-    trial_views,
-    varied_params,
 )
+from tuner.plots.trials import RESOURCE_KEYS, log_flags, study_resource, trial_views, varied_params
+
+LR_PARAM = "learning_rate_init"
 
 _ONE_COLOUR = "#1f77b4"
 

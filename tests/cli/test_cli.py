@@ -288,7 +288,7 @@ def test_cli_run_ctrl_c_exits_130_and_keeps_completed_trials(tmp_path, n_jobs):
 def test_study_progress_counts_states_and_best():
     from types import SimpleNamespace
 
-    from tuner.progress import StudyProgress, count_trials
+    from tuner.cli.progress import StudyProgress, count_trials
 
     def trial(state, value=None):
         return SimpleNamespace(state=SimpleNamespace(name=state), value=value)

@@ -6,15 +6,15 @@ import pytest
 import yaml
 from experiment_helpers import BASE, error_of, write
 
-from tuner._experiment_files import apply_overrides, parse_override
-from tuner._experiment_schema import validate_experiment
 from tuner.errors import DataError, ExperimentError, SearchSpaceError
 from tuner.experiment import (
     epoch_budget,
     load_experiment,
 )
+from tuner.experiment.load import apply_overrides, parse_override
+from tuner.experiment.schema import validate_experiment
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 EXPERIMENTS = sorted((ROOT / "experiments").glob("*.yaml"))
 SPACES = sorted((ROOT / "search_spaces").glob("*.yaml"))
 
@@ -192,7 +192,7 @@ def test_apply_overrides_into_scalar_is_user_error():
 def test_load_experiment_overrides_apply_before_validation(tmp_path):
     path = write(tmp_path, BASE)
     exp = load_experiment(path, overrides=["cv=4", "driver.n_trials=7", "dataset=wine"])
-    assert (exp.cv, exp.driver.n_trials, exp.dataset.name) == (4, 7, "wine")
+    assert (exp.cv, exp.driver.n_trials, exp.config.dataset.name) == (4, 7, "wine")
     with pytest.raises(ExperimentError, match=r"cv: Input should be greater than or equal"):
         load_experiment(path, overrides=["cv=1"])
 

@@ -11,7 +11,7 @@ SMALL = ("cv=2", "n_jobs=1", "test_size=0.5")
 
 def _run(name, tmp_path, *overrides):
     exp = load_experiment(ROOT / "experiments" / f"{name}.yaml", overrides=SMALL + overrides)
-    return run_experiment(exp, storage=str(tmp_path / "study.journal"), tracking=False)
+    return run_experiment(exp, storage=str(tmp_path / "study.journal"), tracking=False).search
 
 
 @pytest.mark.slow

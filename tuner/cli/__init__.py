@@ -1,10 +1,15 @@
 """Command line: ``python -m tuner run experiments/digits_optuna.yaml`` and friends.
 
-Thin click commands; the library does the work. Only click is imported at
-module level, so ``python -m tuner --help`` stays fast (no mlflow, optuna or
-scikit-learn import). Exit codes: 0 success, 2 user error (a
-:class:`tuner.errors.ConfigError` or a usage error: one line on stderr, no
-traceback), 130 interrupted (Ctrl-C), 1 anything else.
+Thin click commands; the library does the work: each command calls one
+function of :mod:`tuner.cli.commands` (``lr-find``: :mod:`tuner.cli.lr_find`),
+imported inside the command. Only click is imported at module level, so
+``python -m tuner --help`` stays fast (no mlflow, optuna or scikit-learn import).
+
+The exit codes, here and nowhere else: :data:`EXIT_OK` 0 success,
+:data:`EXIT_USAGE` 2 user error (a :class:`tuner.errors.ConfigError` or a usage
+error: one line on stderr, no traceback), :data:`EXIT_INTERRUPTED` 130
+interrupted (Ctrl-C), :data:`EXIT_FAILURE` 1 anything else (e.g. no trial
+completed).
 
 Examples
 --------
@@ -12,11 +17,16 @@ Examples
 0
 """
 
-import sys
-
 import click
 
-EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+#: success
+EXIT_OK = 0
+#: a run that could not finish (e.g. every trial failed)
+EXIT_FAILURE = 1
+#: a user error: bad file, key or value, or a usage error (one line on stderr)
+EXIT_USAGE = 2
+#: interrupted by Ctrl-C (128 + SIGINT, as shells report it)
+EXIT_INTERRUPTED = 130
 
 _EXPERIMENT = click.argument("experiment", type=click.Path(dir_okay=False))
 _SET = click.option("--set", "overrides", multiple=True, metavar="KEY.SUB=VALUE",
@@ -85,7 +95,7 @@ def run(*, experiment, overrides, n_trials, n_jobs, storage, tracking_uri, no_ml
     >>> main(["run", "experiments/digits_optuna.yaml", "--dry-run"])  # doctest: +SKIP
     0
     """
-    from tuner._cli_output import run_command
+    from tuner.cli.commands import run_command
 
     return run_command(experiment, overrides=overrides, n_trials=n_trials, n_jobs=n_jobs,
                        storage=storage, tracking_uri=tracking_uri, tracking=not no_mlflow,
@@ -112,7 +122,7 @@ def resume(*, experiment, overrides, n_trials, n_jobs, storage, tracking_uri, no
     >>> main(["resume", "experiments/digits_optuna.yaml", "--n-trials", "40"])  # doctest: +SKIP
     0
     """
-    from tuner._cli_output import run_command
+    from tuner.cli.commands import run_command
 
     return run_command(experiment, overrides=overrides, n_trials=n_trials, n_jobs=n_jobs,
                        storage=storage, tracking_uri=tracking_uri, tracking=not no_mlflow,
@@ -142,7 +152,7 @@ def worker(*, experiment, storage, overrides, n_trials, n_jobs, tracking_uri, no
     ...       "--storage", "postgresql://db/t"])  # doctest: +SKIP
     0
     """
-    from tuner._cli_output import worker_command
+    from tuner.cli.commands import worker_command
 
     return worker_command(experiment, storage=storage, overrides=overrides, n_trials=n_trials,
                           n_jobs=n_jobs, tracking_uri=tracking_uri, tracking=not no_mlflow)
@@ -160,7 +170,7 @@ def validate(*, path, overrides):
     >>> main(["validate", "experiments/digits_grid.yaml"])  # doctest: +SKIP
     0
     """
-    from tuner._cli_output import validate_command
+    from tuner.cli.commands import validate_command
 
     return validate_command(path, overrides=overrides)
 
@@ -175,7 +185,7 @@ def spaces():
     >>> main(["spaces"])  # doctest: +SKIP
     0
     """
-    from tuner._cli_output import spaces_command
+    from tuner.cli.commands import spaces_command
 
     return spaces_command()
 
@@ -238,7 +248,7 @@ def lr_find(*, experiment, overrides, batch_sizes, write_space, out, tracking_ur
     >>> main(["lr-find", "experiments/digits_optuna.yaml", "--batch-size", "32"])  # doctest: +SKIP
     0
     """
-    from tuner._cli_lr_find import lr_find_command
+    from tuner.cli.lr_find import lr_find_command
 
     return lr_find_command(experiment, overrides=overrides, batch_sizes=batch_sizes,
                            write_space=write_space, out=out, tracking_uri=tracking_uri,
@@ -260,7 +270,7 @@ def report(*, experiment, overrides, out, storage):
     >>> main(["report", "experiments/digits_optuna.yaml"])  # doctest: +SKIP
     0
     """
-    from tuner._cli_output import report_command
+    from tuner.cli.commands import report_command
 
     return report_command(experiment, overrides=overrides, out=out, storage=storage)
 
@@ -306,7 +316,3 @@ def main(argv=None):
         _error("interrupted")
         return EXIT_INTERRUPTED
     return code if isinstance(code, int) else EXIT_OK
-
-
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())

@@ -4,7 +4,6 @@ import numpy as np
 import pytest
 from experiment_helpers import BASE, ROOT, error_of, write
 
-from tuner._experiment_lr import narrow_space
 from tuner.errors import ExperimentError
 from tuner.experiment import (
     build_estimator,
@@ -14,6 +13,7 @@ from tuner.experiment import (
     run_experiment,
     split_data,
 )
+from tuner.experiment.lr import narrow_space
 
 # ---------------------------------------------------------------- building blocks
 
@@ -53,11 +53,21 @@ def test_budgets_from_space_estimator_and_driver(tmp_path):
     assert epoch_budget(grid) == 20
 
 
-def test_experiment_repr_and_attribute_fallthrough(tmp_path):
+def test_n_trials_budget_defaults_to_the_drivers_default(tmp_path):
+    from tuner.search import DEFAULT_N_TRIALS, OptunaSearch, RandomSearch
+
+    exp = load_experiment(write(tmp_path, {**BASE, "driver": {"type": "optuna"}}))
+    assert n_trials_budget(exp) == DEFAULT_N_TRIALS == 10
+    assert RandomSearch(None, {}).n_trials == OptunaSearch(None, {}).n_trials == DEFAULT_N_TRIALS
+
+
+def test_experiment_repr_and_config_properties(tmp_path):
     exp = load_experiment(write(tmp_path, BASE))
     assert repr(exp).startswith("Experiment(name='tiny'")
     assert exp.driver.n_trials == 2 and exp.cv == 2
     assert exp.description == "" and exp.config.description == ""
+    with pytest.raises(AttributeError):
+        exp.test_size  # noqa: B018 - only the listed keys are properties; the rest: exp.config
 
 
 # ---------------------------------------------------------------- running (in process)
@@ -67,20 +77,20 @@ def test_run_experiment_scores_held_out_split_and_resumes(tmp_path):
         "learning_rate_init": {"type": "float", "low": 1e-3, "high": 1e-1, "log": True},
         "max_iter": {"type": "int", "low": 2, "high": 3}}}})
     storage = str(tmp_path / "s.journal")
-    search = run_experiment(path, tracking=False, storage=storage)
-    exp = search.experiment_
+    result = run_experiment(path, tracking=False, storage=storage)
+    search, exp = result.search, result.experiment
     _, X_test, _, y_test = split_data(exp, exp.load_data())
-    assert search.test_score_ == pytest.approx(search.score(X_test, y_test))
-    assert search.study_.user_attrs["test_score"] == pytest.approx(search.test_score_)
+    assert result.test_score == pytest.approx(search.score(X_test, y_test))
+    assert search.study_.user_attrs["test_score"] == pytest.approx(result.test_score)
     assert set(search.best_params_) == {"mlp__learning_rate_init", "mlp__max_iter"}
     assert set(search.study_.best_params) == {"learning_rate_init", "max_iter"}
-    again = run_experiment(path, tracking=False, storage=storage, n_trials=3)
+    again = run_experiment(path, tracking=False, storage=storage, n_trials=3).search
     assert [t.number for t in again.study_.trials] == [0, 1, 2]
     assert again.study_.trials[0].params == search.study_.trials[0].params
 
 
 def test_space_with_prefix_routes_resolved_params_to_the_step():
-    from tuner._experiment_run import STEP
+    from tuner.experiment.build import STEP
     from tuner.spaces import SearchSpace
 
     space = SearchSpace.load("lr_batch_coupled").with_prefix(STEP)
@@ -129,7 +139,7 @@ def test_load_experiment_sampler_missing_package_is_user_error(tmp_path):
 
 
 def test_build_search_grid_rejects_n_trials_override():
-    from tuner._experiment_run import EXAMPLE, build_search
+    from tuner.experiment.build import EXAMPLE, build_search
 
     exp = load_experiment(EXAMPLE)
     with pytest.raises(ExperimentError, match="--n-trials does not apply to a grid"):
@@ -139,7 +149,7 @@ def test_build_search_grid_rejects_n_trials_override():
 
 
 def test_build_search_maps_driver_options(tmp_path):
-    from tuner._experiment_run import build_search
+    from tuner.experiment.build import build_search
 
     data = {**BASE, "driver": {"type": "optuna", "sampler": "qmc", "pruner": "hyperband",
                                "n_trials": 4, "timeout": 30, "budget": {"updates": 100},

@@ -1,4 +1,4 @@
-"""The learning-rate range test of an experiment (``tuner lr-find``), private.
+"""The learning-rate range test of an experiment (``tuner lr-find``).
 
 Runs :func:`tuner.lr_finder.lr_find` on the experiment's scaled training split
 (one curve per batch size), draws all curves on one axes, narrows the space's
@@ -21,8 +21,8 @@ How ``--write-space`` narrows (:func:`narrow_space`):
    (the grid search's budget); categorical choices outside the bounds are dropped.
 """
 
-from tuner._experiment_run import build_estimator, split_data
 from tuner.errors import SearchSpaceError
+from tuner.experiment.build import build_estimator, split_data
 
 NAME = "learning_rate_init"
 

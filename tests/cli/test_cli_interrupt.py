@@ -1,6 +1,6 @@
 """SIGINT sent to the ``run`` process alone (``kill -INT <pid>``, not a terminal's Ctrl-C).
 
-Ctrl-C in a terminal reaches every process of the group (tests/test_cli.py); a
+Ctrl-C in a terminal reaches every process of the group (tests/cli/test_cli.py); a
 supervisor's ``kill -INT`` reaches only the run process, which must then stop
 handing out trials and interrupt its worker processes itself.
 """
@@ -17,7 +17,7 @@ import yaml
 
 from tuner.search.recovery import process_alive
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 EXPERIMENT = {
     "name": "interrupted",
     "dataset": "digits",

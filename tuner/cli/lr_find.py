@@ -1,4 +1,4 @@
-"""What ``tuner lr-find`` does and prints; imported lazily by :mod:`tuner.cli`.
+"""The body of ``tuner lr-find``: what it does and prints; imported lazily by :mod:`tuner.cli`.
 
 Order matters: the plot, the table and the MLflow run come first (they are the
 test's results), the narrowed space last, so that a space that cannot be
@@ -7,9 +7,10 @@ narrowed (an exit-2 error) loses nothing else.
 
 from pathlib import Path
 
-from tuner import _experiment_lr as lr_helpers
-from tuner._cli_output import EXIT_OK, console
+from tuner.cli import EXIT_OK
+from tuner.cli.output import console
 from tuner.experiment import load_experiment
+from tuner.experiment import lr as lr_helpers
 
 
 def lr_find_command(path, *, overrides=(), batch_sizes=(), write_space=None, out=None,

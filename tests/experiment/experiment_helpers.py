@@ -8,7 +8,7 @@ import yaml
 from tuner.errors import ConfigError
 from tuner.experiment import load_experiment
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 BASE = {
     "name": "tiny",

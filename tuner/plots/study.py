@@ -1,4 +1,4 @@
-"""Figures of a finished study, read from its storage (no retraining).
+"""The figures of a finished study (history, importances, effort, pruning) and the registry.
 
 Every function takes an Optuna study whose trials carry the evaluator's user
 attributes (``history``, ``params``, ``n_epochs``, ``n_updates``: see
@@ -6,8 +6,8 @@ attributes (``history``, ``params``, ``n_epochs``, ``n_updates``: see
 built without pyplot (no global state; rendered by the Agg canvas), or None
 when the study holds too little to draw it. matplotlib is imported inside
 functions so that ``import tuner`` stays fast. Learning curves and the score
-figure live in :mod:`tuner._plots_curves`, the trial data and shared look in
-:mod:`tuner._plots_trials`.
+figure live in :mod:`tuner.plots.curves`, the trial data in :mod:`tuner.plots.trials`,
+the shared look in :mod:`tuner.plots.style`.
 
 Examples
 --------
@@ -21,12 +21,11 @@ import math
 import warnings
 from collections import Counter
 
-from tuner._plots_curves import learning_curves, score_vs_params
-from tuner._plots_trials import (
+from tuner.plots.curves import learning_curves, score_vs_params
+from tuner.plots.style import (
     RESOURCE_LABELS,
     STATE_LABELS,
     STATE_STYLE,
-    TrialView,
     categories,
     integer_ticks,
     label,
@@ -34,13 +33,8 @@ from tuner._plots_trials import (
     new_figure,
     scatter_states,
     spans_decades,
-    study_resource,
-    trial_views,
 )
-
-__all__ = ["FIGURES", "TrialView", "epochs_and_updates", "learning_curves",
-           "optimization_history", "param_importances", "pruning", "score_vs_params",
-           "study_figures", "study_resource", "trial_views"]
+from tuner.plots.trials import study_resource, trial_views
 
 
 def _maximize(study):
