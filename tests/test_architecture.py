@@ -2,13 +2,13 @@
 
 - tuner/nn imports only numpy and the standard library, except numba in tuner/nn/compiled.py
   (the optional kernels), which only tuner/nn/accelerate.py imports, inside a function;
-- optuna only under tuner/search/, in tuner/spaces.py, tuner/plots.py, tuner/report.py;
+- optuna only under tuner/search/, tuner/spaces/, tuner/plots/, in tuner/report.py;
 - mlflow only in the tuner/tracking package (tracking grew past 400 lines), and only
   inside functions;
-- matplotlib only inside functions of tuner/plots.py (+ tuner/_plots_*.py), tuner/report.py,
+- matplotlib only inside functions of tuner/plots/, tuner/report.py,
   tuner/lr_finder.py;
 - imports flow one way: cli -> experiment -> search -> estimators -> nn;
-- tuner/__init__.py, tuner/cli.py and tuner/__main__.py import no heavy package at
+- tuner/__init__.py, tuner/cli/__init__.py and tuner/__main__.py import no heavy package at
   module level, and ``python -m tuner --help`` imports none at all.
 """
 
@@ -63,7 +63,7 @@ def _where(path, name):
 
 def test_architecture_finds_every_module():
     paths = {path for path, _ in MODULES}
-    assert {"tuner/cli.py", "tuner/experiment.py", "tuner/datasets.py"} <= paths
+    assert {"tuner/cli/__init__.py", "tuner/experiment/__init__.py", "tuner/datasets.py"} <= paths
     assert any(path.startswith("tuner/nn/") for path in paths)
 
 
@@ -97,12 +97,12 @@ def test_architecture_compiled_kernels_are_imported_lazily_by_the_dispatch_only(
 def _allowed_for(path, package):
     """(allowed here at all, only inside functions) for a heavy package in ``path``."""
     rules = {
-        "optuna": (path.startswith("tuner/search/")
-                   or path in ("tuner/spaces.py", "tuner/plots.py", "tuner/report.py"),
+        "optuna": (path.startswith(("tuner/search/", "tuner/spaces/", "tuner/plots/"))
+                   or path == "tuner/report.py",
                    False),
         "mlflow": (path.startswith("tuner/tracking/"), True),
-        "matplotlib": (path in ("tuner/plots.py", "tuner/report.py", "tuner/lr_finder.py")
-                       or path.startswith("tuner/_plots_"), True),
+        "matplotlib": (path in ("tuner/report.py", "tuner/lr_finder.py")
+                       or path.startswith("tuner/plots/"), True),
     }
     return rules[package]
 
@@ -119,14 +119,10 @@ def test_architecture_heavy_imports_stay_in_their_modules(package):
 
 
 LAYERS = [("tuner/nn/", ("tuner.estimators", "tuner.search", "tuner.experiment", "tuner.cli",
-                         "tuner._experiment", "tuner._cli_output", "tuner.spaces",
-                         "tuner.tracking")),
-          ("tuner/estimators/", ("tuner.search", "tuner.experiment", "tuner.cli",
-                                 "tuner._experiment", "tuner._cli_output")),
-          ("tuner/search/", ("tuner.experiment", "tuner.cli", "tuner._experiment",
-                             "tuner._cli_output")),
-          ("tuner/experiment.py", ("tuner.cli", "tuner._cli_output")),
-          ("tuner/_experiment_", ("tuner.cli", "tuner._cli_output", "tuner.experiment"))]
+                         "tuner.spaces", "tuner.tracking")),
+          ("tuner/estimators/", ("tuner.search", "tuner.experiment", "tuner.cli")),
+          ("tuner/search/", ("tuner.experiment", "tuner.cli")),
+          ("tuner/experiment/", ("tuner.cli",))]
 
 
 @pytest.mark.parametrize(("prefix", "forbidden"), LAYERS, ids=[p for p, _ in LAYERS])
@@ -138,7 +134,8 @@ def test_architecture_imports_flow_one_way(prefix, forbidden):
             assert not name.startswith(forbidden), _where(path, name)
 
 
-@pytest.mark.parametrize("path", ["tuner/__init__.py", "tuner/cli.py", "tuner/__main__.py"])
+@pytest.mark.parametrize("path", ["tuner/__init__.py", "tuner/cli/__init__.py",
+                                  "tuner/__main__.py"])
 def test_architecture_entry_points_import_nothing_heavy_at_module_level(path):
     tree = dict(MODULES)[path]
     for top, name, in_function in _imports(tree):

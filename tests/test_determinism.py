@@ -43,9 +43,11 @@ def test_run_experiment_same_seed_gives_same_trials_and_model(tmp_path, monkeypa
     monkeypatch.chdir(tmp_path)
     (tmp_path / "exp.yaml").write_text(EXPERIMENT)
     journal = tmp_path / "study.journal"
-    first = run_experiment("exp.yaml", storage=str(journal))
+    first_result = run_experiment("exp.yaml", storage=str(journal))
+    first = first_result.search
     trials = [(t.number, t.params, t.value) for t in first.study_.trials]
-    second = run_experiment("exp.yaml", storage=str(journal), fresh=True)
+    second_result = run_experiment("exp.yaml", storage=str(journal), fresh=True)
+    second = second_result.search
     assert [(t.number, t.params, t.value) for t in second.study_.trials] == trials
     assert len({tuple(sorted(p.items())) for _, p, _ in trials}) == 12  # TPE, past start-up
     assert second.best_params_ == first.best_params_
@@ -53,7 +55,7 @@ def test_run_experiment_same_seed_gives_same_trials_and_model(tmp_path, monkeypa
     assert len(a.coefs_) == len(b.coefs_) == 2
     for left, right in zip(a.coefs_ + a.intercepts_, b.coefs_ + b.intercepts_, strict=True):
         assert left.dtype == right.dtype and np.array_equal(left, right)  # bit for bit
-    assert second.test_score_ == first.test_score_
+    assert second_result.test_score == first_result.test_score
 
 
 def test_resumed_search_draws_fresh_points(tmp_path):

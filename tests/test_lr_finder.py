@@ -218,7 +218,7 @@ def _lr_spec(space):
 
 
 def test_narrow_space_combines_batch_sizes_and_never_widens():
-    from tuner._experiment_lr import narrow_space
+    from tuner.experiment.lr import narrow_space
     from tuner.spaces import SearchSpace
 
     space = SearchSpace.load("mlp_default")  # 1e-4 .. 0.1, grid [1e-3, 1e-2, 1e-1]
@@ -232,7 +232,7 @@ def test_narrow_space_combines_batch_sizes_and_never_widens():
 
 
 def test_narrow_space_converts_each_curve_to_the_base_rate():
-    from tuner._experiment_lr import narrow_space
+    from tuner.experiment.lr import narrow_space
     from tuner.spaces import SearchSpace
 
     space = SearchSpace.load("lr_batch_coupled")  # 1e-3 .. 1.0, lr = base * batch_size / 256
@@ -245,8 +245,8 @@ def test_narrow_space_converts_each_curve_to_the_base_rate():
 
 
 def test_narrow_space_disjoint_range_is_an_error():
-    from tuner._experiment_lr import narrow_space
     from tuner.errors import SearchSpaceError
+    from tuner.experiment.lr import narrow_space
     from tuner.spaces import SearchSpace
 
     space = SearchSpace.load("mlp_default")
@@ -256,8 +256,8 @@ def test_narrow_space_disjoint_range_is_an_error():
 
 
 def test_narrow_space_skips_curves_whose_loss_never_fell():
-    from tuner._experiment_lr import narrow_space
     from tuner.errors import SearchSpaceError
+    from tuner.experiment.lr import narrow_space
     from tuner.spaces import SearchSpace
 
     space = SearchSpace.load("mlp_default")
@@ -268,7 +268,7 @@ def test_narrow_space_skips_curves_whose_loss_never_fell():
 
 
 def test_narrow_space_filters_categorical_choices():
-    from tuner._experiment_lr import narrow_space
+    from tuner.experiment.lr import narrow_space
     from tuner.spaces import SearchSpace
 
     space = SearchSpace.load({"parameters": {"learning_rate_init": {

@@ -71,7 +71,7 @@ def test_recover_orphans_fails_dead_local_worker_and_enqueues_retry():
 
 
 def test_progress_counts_a_retried_failure_without_passing_the_budget():
-    from tuner.progress import StudyProgress, count_trials
+    from tuner.cli.progress import StudyProgress, count_trials
 
     study = optuna.create_study()
     _running_trial(study, pid=_dead_pid())

@@ -68,10 +68,10 @@ from numbers import Integral, Real
 import numpy as np
 from sklearn.base import clone
 
-from ._plots_lr import plot_lr_curves
 from .errors import ConfigError
 from .estimators import BaseMLP
 from .nn.training import DivergenceError, resolve_batch_size
+from .plots.lr import plot_lr_curves
 
 LOW_FRACTION = 0.1  # the descent has started once 10 % of the total drop is done
 HIGH_MARGIN = 10 ** 0.5  # high = half a decade below the minimum of the smoothed loss...

@@ -32,7 +32,7 @@ from sklearn.utils.validation import _num_samples
 from tuner.errors import ConfigError
 from tuner.search.budget import RESOURCES, check_budget, max_resource, resolve_pruner
 from tuner.search.callbacks import CallbackList, TrialPrinter
-from tuner.search.evaluate import TrialTask, refit_incremental, resolve_params
+from tuner.search.evaluate import TrialTask, refit_incremental
 from tuner.search.records import jsonable
 from tuner.search.recovery import join_study, wait_for_others, worker_seeds
 from tuner.search.results import build_cv_results
@@ -45,8 +45,6 @@ FINISHED = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED,
 
 def load_space(space):
     """A SearchSpace from a SearchSpace, YAML path, dict or sklearn grid/distributions."""
-    if callable(getattr(space, "suggest", None)) and callable(getattr(space, "resolve", None)):
-        return space
     from tuner.spaces import SearchSpace
 
     return SearchSpace.load(space)
@@ -246,7 +244,7 @@ class BaseSearch(MetaEstimatorMixin, BaseEstimator):
     def _params_of(task, trial):
         """Estimator params of a trial: resolved from its raw params, else as stored."""
         try:
-            return resolve_params(task.space, dict(trial.params), task.n_samples)
+            return task.space.resolve(dict(trial.params), n_samples=task.n_samples)
         except Exception:  # params of a trial that failed while suggesting
             return dict(trial.user_attrs.get("params", {}))
 

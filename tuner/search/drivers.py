@@ -16,6 +16,10 @@ import optuna
 from tuner.errors import ConfigError
 from tuner.search.base import BaseSearch
 
+#: Trials of a random or Optuna study when ``n_trials`` is not given: the drivers'
+#: default, and the default of ``driver.n_trials`` in experiment files.
+DEFAULT_N_TRIALS = 10
+
 _COMMON = """
     estimator : estimator
         Any scikit-learn estimator. When it (or a Pipeline's final step) has
@@ -98,7 +102,7 @@ _ATTRIBUTES = """
 
 def _check_n_trials(n_trials, space):
     """A positive integer number of trials (and a space that can be sampled), or ConfigError."""
-    if getattr(space, "members", None) is not None:
+    if space.grid_only:
         raise ConfigError("a list of param grids can only be searched by GridSearch",
                           key="space", value="list of grids",
                           allowed="GridSearch, or one dict of lists / distributions")
@@ -157,7 +161,7 @@ class RandomSearch(BaseSearch):
 
     Parameters
     ----------{_COMMON}
-    n_trials : int, default=10
+    n_trials : int, default=DEFAULT_N_TRIALS (10)
         Total trials of the study (trials already in ``storage`` count).
     timeout : float, default=None
         Stop starting new trials after this many seconds.
@@ -177,7 +181,7 @@ class RandomSearch(BaseSearch):
     def __init__(self, estimator, space, *, scoring=None, cv=5, n_jobs=1, refit=True,
                  error_score=np.nan, return_train_score=False, pruner=None, storage=None,
                  study_name=None, random_state=None, callbacks=(), verbose=0, budget=None,
-                 resource="epochs", study_budget=None, n_trials=10, timeout=None):
+                 resource="epochs", study_budget=None, n_trials=DEFAULT_N_TRIALS, timeout=None):
         self.estimator, self.space, self.scoring, self.cv = estimator, space, scoring, cv
         self.n_jobs, self.refit, self.error_score = n_jobs, refit, error_score
         self.return_train_score, self.pruner, self.storage = return_train_score, pruner, storage
@@ -234,7 +238,7 @@ class OptunaSearch(BaseSearch):
 
     Parameters
     ----------{_COMMON}
-    n_trials : int, default=10
+    n_trials : int, default=DEFAULT_N_TRIALS (10)
         Total trials of the study (trials already in ``storage`` count).
     timeout : float, default=None
         Stop starting new trials after this many seconds.
@@ -260,7 +264,7 @@ class OptunaSearch(BaseSearch):
     def __init__(self, estimator, space, *, scoring=None, cv=5, n_jobs=1, refit=True,
                  error_score=np.nan, return_train_score=False, pruner=None, storage=None,
                  study_name=None, random_state=None, callbacks=(), verbose=0, budget=None,
-                 resource="epochs", study_budget=None, n_trials=10, timeout=None,
+                 resource="epochs", study_budget=None, n_trials=DEFAULT_N_TRIALS, timeout=None,
                  sampler="tpe"):
         self.estimator, self.space, self.scoring, self.cv = estimator, space, scoring, cv
         self.n_jobs, self.refit, self.error_score = n_jobs, refit, error_score

@@ -51,7 +51,7 @@ import optuna
 from optuna.trial import TrialState
 from threadpoolctl import threadpool_limits
 
-from tuner.search.evaluate import TrialTask, evaluate_trial, resolve_params
+from tuner.search.evaluate import TrialTask, evaluate_trial
 from tuner.search.records import TrialRecord
 from tuner.search.recovery import budget_used, budgeted
 
@@ -92,7 +92,7 @@ class _TrialEnd:
 
     def __call__(self, study, frozen_trial):
         try:
-            params = resolve_params(self.task.space, frozen_trial.params, self.task.n_samples)
+            params = self.task.space.resolve(frozen_trial.params, n_samples=self.task.n_samples)
         except Exception:  # a trial whose suggest failed has incomplete params
             params = None
         record = TrialRecord.from_trial(frozen_trial, params=params, metric=self.task.objective,

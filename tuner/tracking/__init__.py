@@ -56,9 +56,9 @@ from the Optuna trial's stored attributes, per-epoch history included (tag
 plots (~2 s) and the model (~0.5 s). See ``docs/bench_tracking.md``.
 
 Held-out test score: ``on_study_end`` logs ``search.test_score_`` (a number
-or ``{name: number}``) when an earlier callback's ``on_study_end`` set it (the
-experiment runner does); after ``fit``, ``tracker.log_test_score(score)`` does
-the same.
+or ``{name: number}``) when an earlier callback's ``on_study_end`` set it; after
+``fit``, ``tracker.log_test_score(score)`` does the same (the experiment runner
+does this).
 
 Model: ``mlflow.sklearn.log_model`` with explicit ``pip_requirements``, the
 first training rows as input example (and signature), and the ``tuner``

@@ -1,0 +1,301 @@
+"""Checks made before anything is created: at load, and before ``run`` or ``worker``.
+
+A value the user gave that cannot work must end the command with one line and
+exit 2 before the plan or a progress bar is printed, and before a study, a
+journal file or an MLflow store is created. :func:`check_semantics` (at load:
+names and values of the estimator, the space, scoring, report columns, the
+sampler) and :func:`check_task` (at data load: classifier or regressor) check
+the file against the estimator; :func:`check_run` and :func:`check_worker`
+check ``n_jobs``, ``cv``, the storage and the MLflow tracking URL before a run.
+The library calls them too (``load_experiment``, ``run_experiment``,
+``run_worker``), so the Python API gets the same messages.
+
+Examples
+--------
+>>> n_workers(-1) >= 1
+True
+>>> n_workers(0)
+Traceback (most recent call last):
+...
+tuner.errors.ExperimentError: n_jobs: must be a positive number of worker processes, ...
+"""
+
+import os
+import re
+import urllib.error
+import urllib.parse
+import urllib.request
+from pathlib import Path
+
+from tuner.errors import ConfigError, ExperimentError, did_you_mean
+from tuner.experiment.build import check_n_trials, split_data
+
+#: Seconds to wait for an http(s) tracking server to answer.
+TRACKING_TIMEOUT = 5
+#: Tracking URI schemes MLflow 3 accepts (besides file stores, see check_tracking_uri).
+_DATABASES, _HOSTED = ("postgresql", "mysql", "mssql"), ("databricks", "databricks-uc", "uc")
+_TRACKING_FORMS = ("sqlite:///path/mlflow.db, http(s)://host:port (a tracking server), "
+                   "postgresql+psycopg2://user@host/db, mysql+pymysql://user@host/db")
+#: Columns of cv_results_ (besides parameters) a ``report.columns`` entry may name.
+RESULT_COLUMNS = ("mean_test_score", "std_test_score", "rank_test_score", "mean_train_score",
+                  "mean_fit_time", "std_fit_time", "mean_score_time", "n_epochs", "n_updates",
+                  "n_samples_seen", "state", "trial_number", "fail_reason")
+
+
+def n_workers(n_jobs, *, key="n_jobs", source=None):
+    """Worker processes for ``n_jobs`` in joblib's convention (-1: all cores, -2: all but one).
+
+    0, and a negative value that leaves no core (below ``-cpu_count``), are errors.
+    """
+    from joblib import cpu_count
+
+    cores = cpu_count()
+    if isinstance(n_jobs, int) and not isinstance(n_jobs, bool) and -cores <= n_jobs != 0:
+        return n_jobs if n_jobs > 0 else cores + 1 + n_jobs
+    raise ExperimentError("must be a positive number of worker processes, or negative as in "
+                          "joblib", source=source, key=key, value=n_jobs,
+                          allowed=f"1, 2, ... or -1 (all {cores} cores) down to -{cores} "
+                                  "(one process)")
+
+
+def check_cv(experiment, y_train):
+    """``cv`` folds need that many training samples (classifiers: in every class)."""
+    import numpy as np
+
+    cv, n = experiment.cv, len(y_train)
+    if experiment.is_classifier:
+        labels, counts = np.unique(np.asarray(y_train), return_counts=True)
+        smallest = int(counts.min())
+        if cv > smallest:
+            label = labels[counts.argmin()]
+            raise ExperimentError(
+                "more CV folds than training samples of the smallest class (class "
+                f"{getattr(label, 'item', lambda: label)()!r}: {smallest} of {n} samples)",
+                source=experiment.where,
+                key="cv", value=cv, allowed=f"2 to {smallest}" if smallest >= 2 else
+                "none: add samples of that class or lower test_size")
+    elif cv > n:
+        raise ExperimentError(f"more CV folds than training samples ({n})",
+                              source=experiment.where, key="cv", value=cv,
+                              allowed=f"2 to {n}")
+
+
+def _reachable(uri, *, key, source, timeout=TRACKING_TIMEOUT):
+    """An http(s) tracking server must answer (any HTTP status) within ``timeout`` seconds."""
+    try:
+        with urllib.request.urlopen(uri.rstrip("/") + "/health", timeout=timeout):
+            return
+    except urllib.error.HTTPError:  # it answered: reachable (auth etc. is MLflow's business)
+        return
+    except (urllib.error.URLError, OSError, ValueError) as exc:
+        reason = getattr(exc, "reason", None) or exc
+        raise ConfigError(f"MLflow tracking server not reachable ({reason})", source=source,
+                          key=key, value=uri, allowed="a running server (mlflow server "
+                          "--host ... --port ...), or sqlite:///path/mlflow.db") from None
+
+
+def check_tracking_uri(uri, *, key="tracking_uri", source=None, existing=False):
+    """Raise ConfigError for an MLflow tracking URI MLflow cannot use; create nothing.
+
+    ``existing``: a SQLite store must already exist (a worker joins the run's store).
+    """
+    from tuner.search.storage import check_database_url, sqlite_path
+
+    scheme = urllib.parse.urlsplit(uri).scheme.lower() if ":" in uri else ""
+    base = scheme.split("+")[0] if len(scheme) > 1 else ""  # "c:" of a Windows path: a path
+    if base in ("http", "https"):
+        _reachable(uri, key=key, source=source)
+    elif base == "sqlite":
+        path = sqlite_path(uri)
+        folder = Path(path).resolve().parent if path is not None else None
+        if existing and path is not None and not path.is_file():
+            raise ConfigError("no MLflow store at this path on this machine", source=source,
+                              key=key, value=uri, allowed="the run's store, or a tracking "
+                              "server (http://host:port) every machine reaches")
+        if folder is not None and not folder.is_dir():
+            raise ConfigError("the folder of the SQLite file does not exist", source=source,
+                              key=key, value=uri, allowed="sqlite:///<existing folder>/mlflow.db")
+    elif base in _DATABASES:
+        check_database_url(uri, key=key, source=source)
+    elif base in ("", "file"):
+        if os.environ.get("MLFLOW_ALLOW_FILE_STORE", "").strip().lower() not in ("true", "1"):
+            raise ConfigError("MLflow 3 refuses the file store (./mlruns) unless "
+                              "MLFLOW_ALLOW_FILE_STORE=true", source=source, key=key, value=uri,
+                              allowed=f"{_TRACKING_FORMS}, or set MLFLOW_ALLOW_FILE_STORE=true")
+    elif base not in _HOSTED:
+        raise ConfigError("unsupported tracking URI scheme", source=source, key=key, value=uri,
+                          allowed=_TRACKING_FORMS)
+
+
+def run_tracking_uri(experiment, tracking_uri=None, *, key="tracking_uri"):
+    """(URI, key, source) that ``run`` logs to: the argument, the file's, the environment,
+    else MLflow's default (``sqlite:///mlflow.db``), with where it came from."""
+    from tuner.tracking import resolve_tracking_uri
+
+    if tracking_uri:
+        return resolve_tracking_uri(tracking_uri), key, None
+    if experiment.config.tracking.tracking_uri:
+        uri = experiment.config.tracking.tracking_uri
+        return resolve_tracking_uri(uri), "tracking.tracking_uri", experiment.where
+    if os.environ.get("MLFLOW_TRACKING_URI"):
+        return resolve_tracking_uri(), "MLFLOW_TRACKING_URI", None
+    return resolve_tracking_uri(), "tracking_uri", None
+
+
+def worker_tracking_uri(experiment, stored_uri, tracking_uri=None, *, key="tracking_uri"):
+    """(URI, key, source) a worker logs to: the argument or ``MLFLOW_TRACKING_URI``, else
+    the URI stored on the study by the run (its parent run is there), else as ``run``."""
+    if not tracking_uri and not os.environ.get("MLFLOW_TRACKING_URI") and stored_uri:
+        return stored_uri, "mlflow_tracking_uri (stored on the study)", None
+    return run_tracking_uri(experiment, tracking_uri, key=key)
+
+
+def check_run(experiment, data, *, storage, n_trials=None, n_jobs=None, tracking=True,
+              tracking_uri=None, keys=("n_jobs", "tracking_uri")):
+    """Everything ``run`` checks before it prints its plan or creates a study.
+
+    ``keys``: the names of the ``n_jobs`` and ``tracking_uri`` arguments for messages
+    (the CLI passes ``--n-jobs``, ``--tracking-uri``).
+    """
+    from tuner.search.storage import check_storage
+
+    check_n_trials(experiment, n_trials)
+    workers = n_workers(experiment.n_jobs if n_jobs is None else n_jobs,
+                        key=keys[0] if n_jobs is not None else "n_jobs",
+                        source=None if n_jobs is not None else experiment.where)
+    check_storage(storage, n_workers=workers, source=experiment.where)
+    check_cv(experiment, split_data(experiment, data)[2])
+    if tracking and experiment.config.tracking.enabled:
+        uri, key, source = run_tracking_uri(experiment, tracking_uri, key=keys[1])
+        check_tracking_uri(uri, key=key, source=source)
+    return workers
+
+
+def check_worker(experiment, *, storage, n_jobs=None, key="n_jobs"):
+    """What ``worker`` checks before it loads data: processes, storage, the stored study."""
+    from tuner.search.storage import check_storage, stored_trials
+
+    workers = n_workers(experiment.n_jobs if n_jobs is None else n_jobs,
+                        key=key if n_jobs is not None else "n_jobs",
+                        source=None if n_jobs is not None else experiment.where)
+    check_storage(storage, n_workers=workers, joining=True, source=experiment.where)
+    if stored_trials(storage, experiment.name) is None:
+        raise ExperimentError("no study of this experiment in the storage", source=experiment.where,
+                              key="storage", value=str(storage),
+                              allowed="start it with: python -m tuner run EXPERIMENT --storage "
+                                      "URL, then start workers")
+    return workers
+
+
+# ---------------------------------------------------------------- the file against the estimator
+
+def check_task(experiment, data):
+    """A classifier needs class labels, a regressor numbers."""
+    import numpy as np
+
+    named = experiment.config.dataset.name is not None
+    if experiment.is_classifier and data.task == "regression":
+        continuous = data.y.dtype.kind == "f" and not np.all(np.mod(data.y, 1) == 0)
+        if named or continuous:
+            raise ExperimentError(f"{data.name} has a continuous target",
+                                  source=experiment.where, key="estimator.type",
+                                  value="classifier", allowed="regressor")
+    if not experiment.is_classifier and data.y.dtype.kind in "OUSb":
+        raise ExperimentError(f"{data.name} has non-numeric labels", source=experiment.where,
+                              key="estimator.type", value="regressor", allowed="classifier")
+
+
+def _unknown(name, choices, *, source, key, value):
+    """An ExperimentError for a name that is not among ``choices``, with a did-you-mean."""
+    return ExperimentError(f"unknown name{did_you_mean(name, choices)}", source=source, key=key,
+                           value=value, allowed=", ".join(sorted(choices)))
+
+
+def _invalid_param(exc, source, prefix, values):
+    """ExperimentError for sklearn's InvalidParameterError, naming the parameter."""
+    found = re.search(r"The '(\w+)' parameter", str(exc))
+    name = found.group(1) if found else None
+    return ExperimentError(str(exc).split(" Got ")[0].removeprefix(f"The '{name}' "),
+                           source=source, key=f"{prefix}.{name}", value=values.get(name))
+
+
+def _check_estimator_params(experiment):
+    """Fixed estimator parameters must exist and be valid (sklearn's parameter constraints)."""
+    from sklearn.utils._param_validation import InvalidParameterError
+
+    cls, params = experiment.estimator_class(), experiment.config.estimator.params
+    valid = cls().get_params()
+    for name in params:
+        if name not in valid:
+            raise _unknown(name, valid, source=experiment.where,
+                           key=f"estimator.params.{name}", value=name)
+    fixed = {k: tuple(v) if isinstance(v, list) else v for k, v in params.items()}
+    try:
+        cls(**fixed)._validate_params()
+    except InvalidParameterError as exc:
+        raise _invalid_param(exc, experiment.where, "estimator.params", params) from None
+    return cls(**fixed)
+
+
+def _check_space_values(experiment, estimator):
+    """Values the space can propose must pass the estimator's parameter constraints
+    (checked on the grid when it is small, else on 20 random points)."""
+    import numpy as np
+    from sklearn.base import clone
+    from sklearn.utils._param_validation import InvalidParameterError
+
+    from tuner.errors import SearchSpaceError
+
+    space, rng = experiment.space, np.random.default_rng(0)
+    try:
+        points = space.grid(max_grid_size=200)
+    except SearchSpaceError:  # too many points (or a large union): sample instead
+        try:
+            points = [space.sample(rng) for _ in range(20)]
+        except SearchSpaceError:
+            return
+    for raw in points:
+        params = space.resolve(raw, n_samples=1000)
+        try:
+            clone(estimator).set_params(**params)._validate_params()
+        except InvalidParameterError as exc:
+            raise _invalid_param(exc, experiment.where, "search_space.parameters",
+                                 params) from None
+
+
+def check_semantics(experiment):
+    """Cross-section checks: n_jobs, names in the space, scoring, report columns."""
+    n_workers(experiment.config.n_jobs, source=experiment.where)
+    estimator = _check_estimator_params(experiment)
+    valid, where = estimator.get_params(), experiment.where
+    for name in experiment.space:
+        if name not in valid:
+            raise _unknown(name, valid, source=where, key=f"search_space.parameters.{name}",
+                           value=name)
+    _check_space_values(experiment, estimator)
+    scoring = experiment.config.scoring
+    if scoring is not None:
+        from sklearn.metrics import get_scorer_names
+
+        if scoring not in get_scorer_names():
+            raise _unknown(scoring, get_scorer_names(), source=where, key="scoring",
+                           value=scoring)
+    allowed = set(RESULT_COLUMNS) | set(valid)
+    for column in experiment.config.report.columns:
+        if column not in allowed:
+            raise _unknown(column, allowed, source=where, key="report.columns", value=column)
+    _check_sampler(experiment)
+
+
+def _check_sampler(experiment):
+    """Samplers that need an extra package (gp: torch, cmaes: cmaes) must find it."""
+    driver = experiment.driver
+    if driver.type != "optuna" or driver.sampler in ("tpe", "random", "qmc"):
+        return
+    from tuner.search.drivers import make_sampler
+
+    try:
+        make_sampler(driver.sampler, 0)
+    except ConfigError as err:
+        raise ExperimentError(err.message, source=experiment.where, key="driver.sampler",
+                              value=driver.sampler, allowed=err.allowed) from None
