@@ -136,6 +136,20 @@ def test_accelerate_off_switch_and_other_dtypes(monkeypatch):
     assert (accelerate.kernels(np.float64) is not None) == HAS_NUMBA
 
 
+def test_accelerate_falls_back_to_numpy_when_numba_cannot_be_imported(monkeypatch):
+    monkeypatch.setattr(accelerate.importlib.util, "find_spec", lambda name: object())
+    monkeypatch.setitem(sys.modules, "tuner.nn.compiled", None)  # import raises ImportError
+    monkeypatch.delattr(sys.modules["tuner.nn"], "compiled", raising=False)
+    accelerate._load.cache_clear()
+    try:
+        with pytest.warns(RuntimeWarning, match="cannot be imported"):
+            assert accelerate.kernels(np.float64) is None
+    finally:
+        monkeypatch.undo()
+        accelerate._load.cache_clear()
+    assert (accelerate.kernels(np.float64) is not None) == HAS_NUMBA
+
+
 def test_accelerate_cache_dir_is_under_the_user_cache(monkeypatch, tmp_path):
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
     assert accelerate.cache_dir() == tmp_path / "tuner" / "numba"

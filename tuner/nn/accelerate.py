@@ -25,6 +25,7 @@ import functools
 import importlib.util
 import os
 import tempfile
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -61,12 +62,20 @@ def cache_dir():
 
 @functools.cache
 def _load():
-    """Import :mod:`tuner.nn.compiled` once (None without numba), caching in :func:`cache_dir`."""
+    """Import :mod:`tuner.nn.compiled` once (None without numba), caching in :func:`cache_dir`.
+
+    A numba that is installed but cannot be imported (built for another numpy, say)
+    warns once and leaves training on the numpy path.
+    """
     if importlib.util.find_spec("numba") is None:
         return None
     os.environ.setdefault("NUMBA_CACHE_DIR", str(cache_dir()))  # read when numba is imported
-    from . import compiled
-
+    try:
+        from . import compiled
+    except ImportError as exc:
+        warnings.warn(f"numba is installed but cannot be imported ({exc}); tuner trains with "
+                      f"numpy (set {ENV}=0 to silence this)", RuntimeWarning, stacklevel=2)
+        return None
     return compiled
 
 
