@@ -9,7 +9,7 @@ EXPERIMENT ?= experiments/digits_optuna.yaml
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[test]'
+	$(PY) -m pip install --quiet -e '.[test,fast]'
 	touch $@
 
 run: $(VENV)/.installed

@@ -1,11 +1,17 @@
 """Training speed of tuner.MLPClassifier against scikit-learn's MLPClassifier.
 
-Both estimators train side by side in this process with the same architecture,
-solver (adam), batch size and number of epochs, one BLAS thread each.  For
-every configuration the script prints the training throughput (samples/s, the
-best of ``--repeats`` fits), the speed ratio, the held-out accuracy of each,
-and the achieved GFLOP/s of the matrix products as a share of a measured
-one-thread ``numpy.matmul`` peak.  Numbers on a shared machine are noisy.
+scikit-learn and tuner train side by side in this process with the same
+architecture, solver (adam), batch size and number of epochs, one BLAS thread
+each; tuner twice, on its two paths: "numpy" (``TUNER_ACCELERATE=0``, the
+reference) and "compiled" (the numba kernels of the ``fast`` extra; skipped
+when numba is not installed).  For every configuration the script prints the
+training throughput (samples/s, the best of ``--repeats`` alternating fits),
+the speed ratios to scikit-learn (best, and the range over the repeats), the
+held-out accuracy of each, and the achieved GFLOP/s of the compiled path's
+matrix products as a share of a measured one-thread ``numpy.matmul`` peak.
+It also prints the OpenBLAS kernel in use (threadpoolctl), the time to load or
+compile the kernels, and the load average before and after: numbers on a
+shared machine are noisy.
 
 A second table compares held-out accuracy over several seeds on the synthetic
 set: scikit-learn, tuner with its default initialisation (He before relu) and
@@ -15,12 +21,16 @@ initialisation from that of the training code.
 Usage::
 
     python benchmarks/bench_core.py [--repeats 2] [--seeds 3] [--quick] [--overhead-only]
+                                    [--targets-only]
 
-Targets: >= 3x scikit-learn at batch 32, >= 2x at batch 256 float32, >= 60% of
-the one-thread matmul peak at batch 256 float32, accuracy within 1 point.
+Targets: >= 3x scikit-learn at batch 32 float64, >= 2x at batch 256 float32,
+accuracy within 1 point.
 """
 
 import argparse
+import contextlib
+import importlib.util
+import os
 import time
 import warnings
 
@@ -30,7 +40,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
 from sklearn.neural_network import MLPClassifier as SklearnMLP
 from sklearn.preprocessing import StandardScaler
-from threadpoolctl import threadpool_limits
+from threadpoolctl import threadpool_info, threadpool_limits
 
 from tuner import MLPClassifier
 
@@ -70,35 +80,93 @@ def datasets():
     return {"digits": (*digits, (128, 64)), "synthetic": (*big, (256, 128))}
 
 
-def run_case(data, batch_size, epochs, dtype, repeats):
-    """One configuration, both estimators with the same settings; returns their figures.
+@contextlib.contextmanager
+def tuner_path(name):
+    """Train tuner on its numpy path ("numpy") or with the compiled kernels ("compiled")."""
+    old = os.environ.get("TUNER_ACCELERATE")
+    os.environ["TUNER_ACCELERATE"] = "0" if name == "numpy" else "1"
+    try:
+        yield
+    finally:
+        if old is None:
+            del os.environ["TUNER_ACCELERATE"]
+        else:
+            os.environ["TUNER_ACCELERATE"] = old
 
-    The fits alternate (scikit-learn, tuner, scikit-learn, ...) so that a change of
-    load on the shared machine hits both; the fastest of ``repeats`` fits is kept.
+
+def paths():
+    """tuner's paths to time: numpy always, compiled when numba is installed."""
+    return ("numpy", "compiled") if importlib.util.find_spec("numba") else ("numpy",)
+
+
+def blas_kernels():
+    """``internal_api architecture (threads)`` of each BLAS library loaded, from threadpoolctl."""
+    return ", ".join(f"{i['internal_api']} {i.get('version')} {i.get('architecture')} "
+                     f"({i['num_threads']} threads)" for i in threadpool_info()
+                     if i["user_api"] == "blas")
+
+
+def warm_up():
+    """Seconds to load (or compile) the compiled kernels for both dtypes, by a tiny fit."""
+    X, y = np.random.default_rng(0).random((64, 4)), np.arange(64) % 3
+    start = time.perf_counter()
+    with tuner_path("compiled"):
+        for dtype in ("float64", "float32"):
+            for activation in ("relu", "tanh"):
+                MLPClassifier((8,), activation=activation, max_iter=1, batch_size=32,
+                              dtype=dtype).fit(X.astype(dtype), y)
+    return time.perf_counter() - start
+
+
+def run_case(data, batch_size, epochs, dtype, repeats):
+    """One configuration, every estimator with the same settings; returns their figures.
+
+    The fits alternate (scikit-learn, tuner numpy, tuner compiled, scikit-learn, ...)
+    so that a change of load on the shared machine hits all; the fastest of
+    ``repeats`` fits is kept, and ``ratios`` holds each repeat's speed ratio.
     """
     X_train, X_test, y_train, y_test, hidden = data
     X_train, X_test = X_train.astype(dtype), X_test.astype(dtype)
     common = dict(hidden_layer_sizes=hidden, solver="adam", max_iter=epochs, random_state=0,
                   tol=0.0, n_iter_no_change=10**9)
     # scikit-learn has no "full": the same thing is a batch of every training row
-    makers = {
-        "sklearn": lambda: SklearnMLP(**common, batch_size=(
-            len(X_train) if batch_size == "full" else batch_size)),
-        "tuner": lambda: MLPClassifier(**common, batch_size=batch_size, n_threads=1),
-    }
-    best, fitted = dict.fromkeys(makers, np.inf), {}
+    makers = {"sklearn": lambda: SklearnMLP(**common, batch_size=(
+        len(X_train) if batch_size == "full" else batch_size))}
+    for path in paths():
+        makers[path] = lambda: MLPClassifier(**common, batch_size=batch_size, n_threads=1)
+    times, fitted = {name: [] for name in makers}, {}
     for _ in range(repeats):
         for name, make in makers.items():
             est = make()
-            start = time.perf_counter()
-            est.fit(X_train, y_train)
-            best[name] = min(best[name], time.perf_counter() - start)
+            with tuner_path(name):
+                start = time.perf_counter()
+                est.fit(X_train, y_train)
+                times[name].append(time.perf_counter() - start)
             fitted[name] = est
     samples = epochs * len(X_train)
     flops = samples * flops_per_sample(X_train.shape[1], hidden, 10)
-    return {name: dict(rate=samples / best[name], gflops=flops / best[name] / 1e9,
+    return {name: dict(rate=samples / min(times[name]), gflops=flops / min(times[name]) / 1e9,
+                       ratios=[s / t for s, t in zip(times["sklearn"], times[name], strict=True)],
                        accuracy=fitted[name].score(X_test, y_test),
                        epochs=fitted[name].n_iter_) for name in makers}
+
+
+def print_case(name, batch, epochs, dtype, figures, peak):
+    """One markdown row of the main table."""
+    sk = figures["sklearn"]
+    cells = [name, batch, np.dtype(dtype).name, epochs, f"{sk['rate']:,.0f}"]
+    for path in ("numpy", "compiled"):
+        tu = figures.get(path)
+        if tu is None:
+            cells += ["-", "-"]
+            continue
+        assert sk["epochs"] == tu["epochs"] == epochs, "every estimator must run every epoch"
+        low, high = min(tu["ratios"]), max(tu["ratios"])
+        cells += [f"{tu['rate']:,.0f}", f"{tu['rate'] / sk['rate']:.2f}x ({low:.2f}-{high:.2f})"]
+    cells += ["/".join(f"{figures[p]['accuracy']:.3f}" for p in figures)]
+    fast = figures.get("compiled", figures["numpy"])
+    cells += [f"{fast['gflops']:.1f} ({100 * fast['gflops'] / peak:.0f}%)"]
+    print("| " + " | ".join(str(c) for c in cells) + " |", flush=True)
 
 
 def accuracy_by_init(data, seeds, epochs):
@@ -164,33 +232,44 @@ def main(argv=None):
     parser.add_argument("--seeds", type=int, default=3, help="seeds of the accuracy table")
     parser.add_argument("--quick", action="store_true", help="fewer epochs (smoke test)")
     parser.add_argument("--overhead-only", action="store_true", help="only the partial_fit table")
+    parser.add_argument("--targets-only", action="store_true",
+                        help="only the two rows with targets (batch 32 float64, 256 float32)")
     args = parser.parse_args(argv)
     scale = 0.1 if args.quick else 1.0
     data = datasets()
     cases = [("digits", 32, 20, np.float64), ("digits", 32, 20, np.float32),
              ("digits", 128, 40, np.float64), ("digits", "full", 200, np.float64),
              ("synthetic", 256, 15, np.float32), ("synthetic", 256, 15, np.float64)]
+    if args.targets_only:
+        cases = [cases[0], cases[4]]
     warnings.simplefilter("ignore", ConvergenceWarning)
     with threadpool_limits(limits=1, user_api="blas"):
         peaks = {dt: matmul_peak(dt) for dt in (np.float32, np.float64)}
+        print(f"BLAS: {blas_kernels()}; OPENBLAS_CORETYPE="
+              f"{os.environ.get('OPENBLAS_CORETYPE')}")
         print(f"one-thread matmul peak: float32 {peaks[np.float32]:.1f} GFLOP/s, "
               f"float64 {peaks[np.float64]:.1f} GFLOP/s")
-        print_overhead(data)
+        print(f"load average (1, 5, 15 min): {', '.join(f'{v:.2f}' for v in os.getloadavg())}")
+        if "compiled" in paths():
+            print(f"compiled kernels loaded or compiled in {warm_up():.2f} s "
+                  f"(cache: {os.environ.get('NUMBA_CACHE_DIR')})")
+        else:
+            print("numba is not installed: numpy path only (pip install -e '.[fast]')")
+        if not args.targets_only:
+            print_overhead(data)
         if args.overhead_only:
             return
-        print("| data | batch | dtype | epochs | sklearn samples/s | tuner samples/s | ratio "
-              "| sklearn acc | tuner acc | tuner GFLOP/s (% peak) | sklearn GFLOP/s (% peak) |")
+        print("| data | batch | dtype | epochs | sklearn samples/s | numpy samples/s "
+              "| numpy ratio (range) | compiled samples/s | compiled ratio (range) "
+              "| accuracy sklearn/numpy/compiled | compiled GFLOP/s (% peak) |")
         print("|---|---|---|---|---|---|---|---|---|---|---|")
         for name, batch, epochs, dtype in cases:
             epochs = max(1, round(epochs * scale))
-            r = run_case(data[name], batch, epochs, dtype, args.repeats)
-            sk, tu, peak = r["sklearn"], r["tuner"], peaks[dtype]
-            assert sk["epochs"] == tu["epochs"] == epochs, "both must run every epoch"
-            print(f"| {name} | {batch} | {np.dtype(dtype).name} | {epochs} | {sk['rate']:,.0f} "
-                  f"| {tu['rate']:,.0f} | {tu['rate'] / sk['rate']:.2f}x "
-                  f"| {sk['accuracy']:.3f} | {tu['accuracy']:.3f} "
-                  f"| {tu['gflops']:.1f} ({100 * tu['gflops'] / peak:.0f}%) "
-                  f"| {sk['gflops']:.1f} ({100 * sk['gflops'] / peak:.0f}%) |", flush=True)
+            figures = run_case(data[name], batch, epochs, dtype, args.repeats)
+            print_case(name, batch, epochs, dtype, figures, peaks[dtype])
+        print(f"\nload average after the table: {os.getloadavg()[0]:.2f}")
+        if args.targets_only:
+            return
         print_accuracy(data["synthetic"], range(args.seeds), max(1, round(15 * scale)))
 
 

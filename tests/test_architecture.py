@@ -1,6 +1,7 @@
 """Import rules of ARCHITECTURE.md, read from every import statement under tuner/ with ast.
 
-- tuner/nn imports only numpy and the standard library;
+- tuner/nn imports only numpy and the standard library, except numba in tuner/nn/compiled.py
+  (the optional kernels), which only tuner/nn/accelerate.py imports, inside a function;
 - optuna only under tuner/search/, tuner/spaces/, tuner/plots/, in tuner/report.py;
 - mlflow only in the tuner/tracking package (tracking grew past 400 lines), and only
   inside functions;
@@ -20,7 +21,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = ROOT / "tuner"
-HEAVY = ("mlflow", "optuna", "sklearn", "matplotlib")
+HEAVY = ("mlflow", "optuna", "sklearn", "matplotlib", "numba")
+COMPILED, DISPATCH = "tuner/nn/compiled.py", "tuner/nn/accelerate.py"
 
 
 def _modules():
@@ -70,8 +72,26 @@ def test_architecture_finds_every_module():
 def test_architecture_nn_imports_only_numpy_and_stdlib(path, tree):
     for top, name, _ in _imports(tree):
         allowed = top in ("numpy", ".") or top in sys.stdlib_module_names \
-            or name.startswith("tuner.nn")
+            or name.startswith("tuner.nn") or (top == "numba" and path == COMPILED)
         assert allowed, _where(path, name)
+
+
+def _names_compiled(node):
+    """Whether an import statement imports tuner.nn.compiled (absolutely or relatively)."""
+    if isinstance(node, ast.Import):
+        return any(a.name == "tuner.nn.compiled" for a in node.names)
+    module = node.module or ""
+    return module.endswith("compiled") or any(a.name == "compiled" for a in node.names)
+
+
+def test_architecture_compiled_kernels_are_imported_lazily_by_the_dispatch_only():
+    for path, tree in MODULES:
+        functions = [n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef)]
+        inside = {id(n) for f in functions for n in ast.walk(f)}
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import | ast.ImportFrom) and _names_compiled(node):
+                assert path == DISPATCH, f"{path} imports tuner.nn.compiled"
+                assert id(node) in inside, f"{path} imports tuner.nn.compiled at module level"
 
 
 def _allowed_for(path, package):

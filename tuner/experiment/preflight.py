@@ -27,7 +27,7 @@ import urllib.parse
 import urllib.request
 from pathlib import Path
 
-from tuner.errors import ConfigError, ExperimentError, SearchSpaceError, did_you_mean
+from tuner.errors import ConfigError, ExperimentError, did_you_mean
 from tuner.experiment.build import check_n_trials, split_data
 
 #: Seconds to wait for an http(s) tracking server to answer.
@@ -243,6 +243,8 @@ def _check_space_values(experiment, estimator):
     import numpy as np
     from sklearn.base import clone
     from sklearn.utils._param_validation import InvalidParameterError
+
+    from tuner.errors import SearchSpaceError
 
     space, rng = experiment.space, np.random.default_rng(0)
     try:

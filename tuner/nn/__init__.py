@@ -3,7 +3,10 @@
 Modules: ``activations`` (in-place forward/derivative), ``losses`` (fused output
 deltas), ``layers`` (Dense, Dropout), ``network`` (flat parameter buffer,
 forward/backward), ``optimizers`` (SGD, RMSProp, Adam), ``schedules``
-(learning-rate schedules), ``training`` (epochs, divergence, plateau rule).
+(learning-rate schedules), ``training`` (epochs, divergence, plateau rule);
+``accelerate`` runs the element-wise passes of training through the numba
+kernels of ``compiled`` when numba is installed (the ``fast`` extra) and
+``TUNER_ACCELERATE`` is not "0".
 
 Examples
 --------

@@ -36,6 +36,7 @@ True
 
 import numpy as np
 
+from . import accelerate
 from .activations import ACTIVATIONS, DERIVATIVES, HIDDEN_ACTIVATIONS, softmax
 from .layers import Dense, Dropout, init_for
 from .losses import OUTPUT_LOSS, loss_and_delta
@@ -68,9 +69,14 @@ def _normalised(sample_weight):
 
 
 class _Workspace:
-    """Preallocated buffers for one batch size (activations, masks, deltas)."""
+    """Preallocated buffers for one batch size (activations, masks, deltas), and the kernels.
+
+    ``kernels`` is the compiled kernels module, or None for the numpy path
+    (see :mod:`tuner.nn.accelerate`; chosen when the workspace is built).
+    """
 
     def __init__(self, n, sizes, dtype, dropout, relu):
+        self.kernels = accelerate.kernels(dtype)
         hidden = sizes[1:-1]
         self.on = [np.empty((n, h), dtype=bool) for h in hidden] if relu else []  # Z > 0
         self.H = [np.empty((n, h), dtype=dtype) for h in hidden]  # f(Z) before the mask
@@ -203,6 +209,9 @@ class MLPNetwork:
     def loss_and_grad(self, X, Y, *, l2=0.0, rng=None, masks=None, sample_weight=None):
         """Return the minibatch objective ``J_B`` and store its gradient in ``grads``.
 
+        Runs the compiled kernels when :mod:`tuner.nn.accelerate` provides them
+        (the same numbers to rounding), else the numpy reference below.
+
         Parameters
         ----------
         X, Y : ndarray
@@ -217,10 +226,13 @@ class MLPNetwork:
             Non-negative row weights: ``J_B`` uses their weighted mean (module docstring).
         """
         ws = self.workspace(X.shape[0])
+        weights = None if sample_weight is None else _normalised(sample_weight)
+        if ws.kernels is not None:
+            return accelerate.loss_and_grad(self, ws, X, Y, l2=l2, rng=rng, masks=masks,
+                                            weights=weights)
         if masks is None and self.dropout is not None and rng is not None:
             masks = [self.dropout.sample(rng, M) for M in ws.M]
         P = self._forward(X, ws, masks)
-        weights = None if sample_weight is None else _normalised(sample_weight)
         loss = loss_and_delta(self.out_activation, Y, P, ws.D[-1], weights)
         self._backward(X, ws, masks)
         if l2:

@@ -20,6 +20,10 @@ import math
 
 import numpy as np
 
+from . import accelerate
+
+_UNRESOLVED = object()
+
 
 class Optimizer:
     """Base class: holds ``params`` / ``grads`` views and applies the update.
@@ -34,16 +38,32 @@ class Optimizer:
         self.params, self.grads = params, grads
         self.update = np.zeros_like(params)
         self.t = 0  # number of steps taken
+        self._kernels = _UNRESOLVED  # compiled kernels or None, chosen at the first step
+
+    def __getstate__(self):
+        """Drop the kernels module (a module does not pickle)."""
+        return {k: v for k, v in self.__dict__.items() if k != "_kernels"}
+
+    def __setstate__(self, state):
+        """Restore; the kernels are chosen again at the next step."""
+        self.__dict__.update(state, _kernels=_UNRESOLVED)
 
     def step(self, lr):
         """Take one step with learning rate ``lr``: ``params += update(grads, lr)``."""
         self.t += 1
-        self._compute_update(lr)
-        np.add(self.params, self.update, out=self.params)
+        if self._kernels is _UNRESOLVED:
+            self._kernels = accelerate.kernels(self.params.dtype)
+        if self._kernels is None or not self._fused_step(self._kernels, float(lr)):
+            self._compute_update(lr)
+            np.add(self.params, self.update, out=self.params)
 
     def _compute_update(self, lr):
         """Write the parameter change into ``self.update``."""
         raise NotImplementedError
+
+    def _fused_step(self, kernels, lr):
+        """Take the whole step in one compiled pass; False if this optimizer has none."""
+        return False
 
 
 class SGD(Optimizer):
@@ -77,6 +97,11 @@ class SGD(Optimizer):
             # classical momentum: update = v
             np.copyto(self.update, v)
 
+    def _fused_step(self, kernels, lr):
+        kernels.sgd_step(self.params, self.grads, self.velocity, self.update, lr,
+                         self.momentum, self.nesterov)
+        return True
+
 
 class RMSProp(Optimizer):
     """RMSProp: divide the gradient by a running RMS of recent gradients.
@@ -105,6 +130,11 @@ class RMSProp(Optimizer):
         np.add(u, self.epsilon, out=u)
         np.divide(self.grads, u, out=u)
         np.multiply(u, -lr, out=u)
+
+    def _fused_step(self, kernels, lr):
+        kernels.rmsprop_step(self.params, self.grads, self.square_avg, self.update, lr,
+                             self.rho, self.epsilon)
+        return True
 
 
 class Adam(Optimizer):
@@ -155,12 +185,25 @@ class Adam(Optimizer):
         if lr == 0:
             u.fill(0.0)
             return
+        eps, factor = self._scalars(lr)
+        np.sqrt(V, out=u)
+        np.add(u, eps, out=u)
+        np.multiply(u, factor, out=u)  # u = (sqrt(V) + eps') / (-c)
+        np.divide(M, u, out=u)
+
+    def _scalars(self, lr):
+        """``eps' = eps / sqrt(1 - b2)`` and ``-1 / c = -sqrt(1 - b2) / (lr_t (1 - b1))``."""
+        b1, b2 = self.beta_1, self.beta_2
         root = math.sqrt(1.0 - b2)
         lr_t = lr * math.sqrt(1.0 - b2**self.t) / (1.0 - b1**self.t)
-        np.sqrt(V, out=u)
-        np.add(u, self.epsilon / root, out=u)
-        np.multiply(u, -root / (lr_t * (1.0 - b1)), out=u)  # u = (sqrt(V) + eps') / (-c)
-        np.divide(M, u, out=u)
+        return self.epsilon / root, -root / (lr_t * (1.0 - b1))
+
+    def _fused_step(self, kernels, lr):
+        # factor 0 stands for the zero step of lr = 0
+        eps, factor = self._scalars(lr) if lr != 0 else (0.0, 0.0)
+        kernels.adam_step(self.params, self.grads, self.M, self.V, self.update, self.beta_1,
+                          self.beta_2, eps, factor)
+        return True
 
 
 OPTIMIZERS = {"sgd": SGD, "rmsprop": RMSProp, "adam": Adam}
