@@ -50,13 +50,14 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import optuna
-from sklearn.base import clone
+from sklearn.base import clone, is_classifier
 from sklearn.metrics._scorer import _MultimetricScorer
 from sklearn.pipeline import Pipeline
 from sklearn.utils import _safe_indexing
 
 from tuner.nn.training import resolve_batch_size
 from tuner.search.records import TrialTask, jsonable
+from tuner.search.scoring import metric_of, metrics_from_output
 
 _logger = logging.getLogger(__name__)
 __all__ = ["TrialTask", "evaluate_trial", "refit_incremental"]
@@ -87,6 +88,8 @@ class _Fold:
         self.n_train = len(y_train) if y_train is not None else len(X_train)
         self.fit_time = self.score_time = 0.0
         self.epochs = 0
+        self._next_epoch = None  # the estimator's pre-validated epoch runner (tuner's MLPs)
+        self._fast_scoring = None  # (metric per scorer, checked X, y) once known; False: none
 
     @classmethod
     def from_task(cls, task, params, train, test):
@@ -117,7 +120,12 @@ class _Fold:
         if updates_left is not None and self.takes_max_updates:
             kwargs["max_updates"] = max(1, int(updates_left))
         start = time.perf_counter()
-        self.final.partial_fit(self.X_train, self.y_train, **kwargs)
+        if self._next_epoch is not None:
+            self._next_epoch(max_updates=kwargs.get("max_updates"))
+        else:
+            self.final.partial_fit(self.X_train, self.y_train, **kwargs)
+            if hasattr(self.final, "_epochs_on"):  # later epochs skip re-validating the split
+                self._next_epoch = self.final._epochs_on(self.X_train, self.y_train)
         self.fit_time += time.perf_counter() - start
         self.epochs += 1
 
@@ -133,10 +141,43 @@ class _Fold:
         est = self.final if self.incremental else self.model
         X, y = (self.X_train, self.y_train) if train else (self.X_test, self.y_test)
         start = time.perf_counter()
-        scores = _MultimetricScorer(scorers=scorers, raise_exc=True)(est, X, y)
+        scores = None if train else self._scores_from_output(scorers)
+        if scores is None:
+            scores = _MultimetricScorer(scorers=scorers, raise_exc=True)(est, X, y)
         if not train:
             self.score_time += time.perf_counter() - start
         return {name: float(value) for name, value in scores.items()}
+
+    def _scores_from_output(self, scorers):
+        """Validation scores from one forward pass (:mod:`tuner.search.scoring`), else None."""
+        if self._fast_scoring is None:
+            self._fast_scoring = self._plan_fast_scoring(scorers)
+        if not self._fast_scoring:
+            return None
+        metrics, X, y = self._fast_scoring
+        output = self.final._network_output(X)
+        if not np.isfinite(output).all():
+            return None  # the scorer's own error (or value) for non-finite predictions
+        values = metrics_from_output(set(metrics.values()), y, output,
+                                     classifier=is_classifier(self.final))
+        return {name: values[metric] for name, metric in metrics.items()}
+
+    def _plan_fast_scoring(self, scorers):
+        """(metric per scorer, validated X, encoded y) when every scorer has a fast metric."""
+        metrics = {name: metric_of(scorer, self.final) for name, scorer in scorers.items()}
+        if not self.incremental or self.y_test is None or None in metrics.values():
+            return False
+        if not is_classifier(self.final):
+            return metrics, self.final._checked_inputs(self.X_test), np.asarray(self.y_test, float)
+        try:
+            y = self.final._class_indices(np.asarray(self.y_test))
+        except ValueError:  # a label unknown to the model: the scorers say what they say
+            return False
+        if y is None:  # multilabel targets: the scorers
+            return False
+        if "neg_log_loss" in metrics.values() and len(np.unique(y)) < len(self.final.classes_):
+            return False  # scikit-learn's log_loss refuses a split missing a class
+        return metrics, self.final._checked_inputs(self.X_test), y
 
     @property
     def n_updates(self):
