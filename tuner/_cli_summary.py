@@ -20,7 +20,7 @@ import math
 import shlex
 
 from tuner._experiment_run import STEP
-from tuner.progress import retried_failures
+from tuner.search.trials import retried_failures, state_of
 
 _STATE_ORDER = ("complete", "pruned", "fail", "running")
 
@@ -149,8 +149,7 @@ def print_partial(out, experiment, storage, *, title="Summary (interrupted)", ml
     from tuner.search.storage import stored_trials
 
     trials = stored_trials(storage, experiment.name) or []
-    states = [{"COMPLETE": "complete", "PRUNED": "pruned", "FAIL": "fail"}.get(
-        t.state.name, "running") for t in trials if t.state.name != "WAITING"]
+    states = [state_of(t) for t in trials if state_of(t) != "waiting"]
     complete = [t for t in trials if t.state.name == "COMPLETE" and t.value is not None]
     rows = [("Trials", counts_text(states, retried=len(retried_failures(trials)))
              + " kept in the study")]

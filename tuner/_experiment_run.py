@@ -275,15 +275,15 @@ def fail_interrupted_trials(storage, study_name, reason):
     those Optuna failed itself on KeyboardInterrupt (FAIL without a
     ``fail_reason``, which the evaluator writes for every error it catches).
     """
-    from tuner.search.recovery import runs_here
+    from tuner.search.processes import runs_here
     from tuner.search.storage import stored_study
+    from tuner.search.trials import fail_trial
 
     backend, study_id = stored_study(storage, study_name)
     numbers = []
     for trial in [] if study_id is None else backend.get_all_trials(study_id, deepcopy=False):
         if trial.state.name == "RUNNING" and runs_here(trial):  # not other workers' trials
-            backend.set_trial_user_attr(trial._trial_id, "fail_reason", reason)
-            backend.set_trial_state_values(trial._trial_id, state=type(trial.state).FAIL)
+            fail_trial(backend, study_name, trial.number, reason)
             numbers.append(trial.number)
         elif trial.state.name == "FAIL" and "fail_reason" not in trial.user_attrs:
             numbers.append(trial.number)

@@ -180,10 +180,10 @@ def _loaded(experiment):
     return experiment if isinstance(experiment, Experiment) else load_experiment(experiment)
 
 
-def _fit(search, X, y, on_interrupt):
+def _fit(search, X, y, on_interrupt, *, stale_after=None):
     """``search.fit(X, y)``; on Ctrl-C call ``on_interrupt()`` before re-raising."""
     try:
-        search.fit(X, y)
+        search.fit(X, y, stale_after=stale_after)
     except KeyboardInterrupt:
         on_interrupt()
         raise
@@ -216,7 +216,7 @@ def _run_search(experiment, data, *, storage, tracker, n_trials, n_jobs, callbac
 
 
 def run_experiment(experiment, *, n_trials=None, n_jobs=None, storage=None, tracking_uri=None,
-                   tracking=True, fresh=False, callbacks=(), data=None):
+                   tracking=True, fresh=False, callbacks=(), data=None, stale_after=None):
     """Run an experiment: search on the training split, score the held-out test split.
 
     Parameters
@@ -232,6 +232,9 @@ def run_experiment(experiment, *, n_trials=None, n_jobs=None, storage=None, trac
         Extra search callbacks (e.g. :class:`tuner.progress.StudyProgress`).
     data : tuner.datasets.Dataset, optional
         The experiment's data when already loaded.
+    stale_after : float, optional
+        Seconds after which RUNNING trials of other hosts are failed and retried
+        (``--stale-after``; see :meth:`tuner.search.base.BaseSearch.fit`).
 
     Returns
     -------
@@ -253,11 +256,12 @@ def run_experiment(experiment, *, n_trials=None, n_jobs=None, storage=None, trac
                                            n_trials=n_trials, n_jobs=n_jobs, callbacks=callbacks)
     if fresh:  # after every check: a refused run deletes nothing
         _delete_study(storage, experiment.name)
-    return _fit(search, X_train, y_train, lambda: close_interrupted(experiment, storage, tracker))
+    return _fit(search, X_train, y_train, lambda: close_interrupted(experiment, storage, tracker),
+                stale_after=stale_after)
 
 
 def run_worker(experiment, *, storage, n_trials=None, n_jobs=None, tracking_uri=None,
-               tracking=True, callbacks=()):
+               tracking=True, callbacks=(), stale_after=None):
     """Join the stored study of an experiment and run trials until its budget is spent.
 
     The study must exist (``tuner run`` creates it). Trials become child runs of
@@ -271,7 +275,7 @@ def run_worker(experiment, *, storage, n_trials=None, n_jobs=None, tracking_uri=
     experiment : Experiment, str or Path
     storage : str
         The shared storage: a database URL, or a journal file on a shared disk.
-    n_trials, n_jobs, tracking_uri, tracking, callbacks
+    n_trials, n_jobs, tracking_uri, tracking, callbacks, stale_after
         As in :func:`run_experiment`.
 
     Returns
@@ -294,5 +298,6 @@ def run_worker(experiment, *, storage, n_trials=None, n_jobs=None, tracking_uri=
     search = run_helpers.build_search(experiment, n_trials=n_trials, n_jobs=n_jobs,
                                       storage=storage, callbacks=hooks, refit=False)
     _fit(search, X_train, y_train, lambda: run_helpers.fail_interrupted_trials(
-        storage, experiment.name, "worker interrupted (KeyboardInterrupt)"))
+        storage, experiment.name, "worker interrupted (KeyboardInterrupt)"),
+         stale_after=stale_after)
     return len(search.study_.trials)

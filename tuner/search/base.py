@@ -2,13 +2,14 @@
 
 Drivers (:mod:`tuner.search.drivers`) only choose the sampler and how many trials
 the study gets (``_make_sampler``, ``_plan``); everything else lives here or in
-:mod:`~tuner.search.evaluate` (one trial), :mod:`~tuner.search.workers`
-(processes), :mod:`~tuner.search.results` (``cv_results_``) and
-:mod:`~tuner.search.storage`.
+:mod:`~tuner.search.evaluate` (one trial), :mod:`~tuner.search.loop` (the trial
+loop), :mod:`~tuner.search.workers` (processes), :mod:`~tuner.search.results`
+(``cv_results_``) and :mod:`~tuner.search.storage`.
 """
 
 from __future__ import annotations
 
+import inspect
 import time
 import uuid
 from contextlib import contextmanager
@@ -32,15 +33,14 @@ from sklearn.utils.validation import _num_samples
 from tuner.errors import ConfigError
 from tuner.search.budget import RESOURCES, check_budget, max_resource, resolve_pruner
 from tuner.search.callbacks import CallbackList, TrialPrinter
-from tuner.search.evaluate import TrialTask, refit_incremental, resolve_params
-from tuner.search.records import jsonable
-from tuner.search.recovery import join_study, wait_for_others, worker_seeds
+from tuner.search.evaluate import refit_incremental, resolve_params
+from tuner.search.loop import join_study, wait_for_others
 from tuner.search.results import build_cv_results
+from tuner.search.seeds import worker_seeds
 from tuner.search.storage import resolve_storage
+from tuner.search.task import TrialTask
+from tuner.search.trials import FINISHED, jsonable, read_attrs
 from tuner.search.workers import WorkerJob, run_in_process, run_workers
-
-FINISHED = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED,
-            optuna.trial.TrialState.FAIL)
 
 
 def load_space(space):
@@ -76,14 +76,40 @@ def _estimator_has(attr):
     return check
 
 
+def init_signature(init):
+    """The signature of a driver's ``__init__(self, estimator, space, *, <own>, **options)``
+    with ``**options`` spelled out as :class:`BaseSearch`'s parameters.
+
+    scikit-learn reads an estimator's parameters from its ``__init__`` signature
+    (``get_params``, ``clone``), so a driver that passes the shared options on
+    to ``BaseSearch.__init__`` declares them this way instead of repeating them.
+    """
+    own = [p for p in inspect.signature(init).parameters.values()
+           if p.kind is inspect.Parameter.KEYWORD_ONLY]
+    return inspect.signature(BaseSearch.__init__).replace(
+        parameters=[*inspect.signature(BaseSearch.__init__).parameters.values(), *own])
+
+
 class BaseSearch(MetaEstimatorMixin, BaseEstimator):
-    """Shared machinery of the drivers; not used directly.
+    """Shared constructor and machinery of the drivers; not used directly.
 
     ``fit`` creates (or, with ``storage`` + ``study_name``, loads) one Optuna
     study, runs its trials with :func:`~tuner.search.evaluate.evaluate_trial`
     in this process or ``n_jobs`` worker processes, builds ``cv_results_``,
-    selects the best complete trial and refits it on all data.
+    selects the best complete trial and refits it on all data. The parameters
+    are documented on the drivers (:mod:`tuner.search.drivers`).
     """
+
+    def __init__(self, estimator, space, *, scoring=None, cv=5, n_jobs=1, refit=True,
+                 error_score=np.nan, return_train_score=False, pruner=None, storage=None,
+                 study_name=None, random_state=None, callbacks=(), verbose=0, budget=None,
+                 resource="epochs", study_budget=None):
+        self.estimator, self.space, self.scoring, self.cv = estimator, space, scoring, cv
+        self.n_jobs, self.refit, self.error_score = n_jobs, refit, error_score
+        self.return_train_score, self.pruner, self.storage = return_train_score, pruner, storage
+        self.study_name, self.random_state, self.callbacks = study_name, random_state, callbacks
+        self.verbose, self.budget, self.resource = verbose, budget, resource
+        self.study_budget = study_budget
 
     def _make_sampler(self, seed):
         """The Optuna sampler of one worker (driver-specific)."""
@@ -94,7 +120,7 @@ class BaseSearch(MetaEstimatorMixin, BaseEstimator):
         raise NotImplementedError
 
     # ---- fit ---------------------------------------------------------------
-    def fit(self, X, y=None, *, groups=None):
+    def fit(self, X, y=None, *, groups=None, stale_after=None):
         """Run the search, then refit the best parameters on all of ``X, y``.
 
         Parameters
@@ -105,6 +131,10 @@ class BaseSearch(MetaEstimatorMixin, BaseEstimator):
             Targets.
         groups : array-like of shape (n_samples,), optional
             Group labels for group-aware CV splitters.
+        stale_after : float, optional
+            Seconds after which a RUNNING trial of a worker on another machine
+            is taken as lost (failed and retried once) when the study is joined;
+            default never (trials of gone local processes are always recovered).
 
         Returns
         -------
@@ -119,12 +149,14 @@ class BaseSearch(MetaEstimatorMixin, BaseEstimator):
             study = self._create_study(resolved.storage, space, task, seeds[1])
             first, n_trials = join_study(study, resolved.storage, n_workers,  # one at a time:
                                          partial(self._plan, study, space),  # grid enqueued,
-                                         partial(task.callbacks.on_study_start, self, study))
+                                         partial(task.callbacks.on_study_start, self, study),
+                                         stale_after=stale_after)
             if first:  # a resumed study or a joining worker: fresh sampler streams
                 seeds = worker_seeds(self.random_state, n_workers, first=first)
                 study.sampler = self._make_sampler(seeds[1])
             self._run(study, task, resolved.storage, n_trials, seeds[1:])
-            wait_for_others(study, resolved.storage, on_progress=task.callbacks.on_progress)
+            wait_for_others(study, resolved.storage, on_progress=task.callbacks.on_progress,
+                            stale_after=stale_after)
             self.study_ = self._detach(study, resolved)
         try:
             self._collect(task)
@@ -248,7 +280,7 @@ class BaseSearch(MetaEstimatorMixin, BaseEstimator):
         try:
             return resolve_params(task.space, dict(trial.params), task.n_samples)
         except Exception:  # params of a trial that failed while suggesting
-            return dict(trial.user_attrs.get("params", {}))
+            return dict(read_attrs(trial).params)
 
     def _select_best(self, objective):
         """``best_index_``, ``best_score_``, ``best_params_`` over complete trials."""

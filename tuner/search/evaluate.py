@@ -57,7 +57,9 @@ from sklearn.metrics._scorer import _MultimetricScorer
 from sklearn.pipeline import Pipeline
 from sklearn.utils import _safe_indexing
 
-from tuner.search.records import TrialTask, jsonable
+from tuner.search.budget import most_epochs
+from tuner.search.task import TrialTask
+from tuner.search.trials import write_attrs
 
 _logger = logging.getLogger(__name__)
 __all__ = ["TrialTask", "evaluate_trial", "refit_incremental", "resolve_params", "suggest_raw"]
@@ -193,13 +195,7 @@ class _Progress:
 
 def _epoch_limit(task, estimator):
     """Epochs to train unless another budget stops first (None: until the updates budget)."""
-    kind, value = task.budget or (None, None)
-    if kind == "epochs":
-        return int(value)
-    if kind == "updates":
-        return None
-    max_iter = estimator.get_params().get("max_iter")
-    return int(max_iter) if max_iter else 1
+    return most_epochs(task.budget, estimator.get_params().get("max_iter"), default=1)
 
 
 def _budget_spent(task, progress, limit):
@@ -282,7 +278,7 @@ def _train_epochs(trial, task, progress):
 
 
 def _store(trial, task, progress, split_test, fail_reason=None):
-    """Write the trial's results as Optuna user attributes (see ``records.ATTRS``)."""
+    """Write the trial's results as Optuna user attributes (see :mod:`~tuner.search.trials`)."""
     n_splits = len(task.splits)
     fit_times = [f.fit_time for f in progress.folds] + [math.nan] * n_splits
     score_times = [f.score_time for f in progress.folds] + [math.nan] * n_splits
@@ -300,8 +296,7 @@ def _store(trial, task, progress, split_test, fail_reason=None):
                                        for m in task.scorers}
     if fail_reason is not None:
         attrs["fail_reason"] = fail_reason
-    for key, value in attrs.items():
-        trial.set_user_attr(key, jsonable(value))
+    write_attrs(trial, **attrs)
 
 
 def _failure(trial, task, progress, reason):
@@ -338,7 +333,7 @@ def evaluate_trial(trial, task):
     See the module docstring (``study.optimize(lambda t: evaluate_trial(t, task))``).
     """
     params = resolve_params(task.space, suggest_raw(task.space, trial), task.n_samples)
-    trial.set_user_attr("params", jsonable(params))
+    write_attrs(trial, params=params)
     progress = _Progress()
     try:
         progress.folds = [_Fold.from_task(task, params, tr, te) for tr, te in task.splits]

@@ -3,7 +3,7 @@
 import logging
 from pathlib import Path
 
-from tuner.tracking._study import param_str, plain_names
+from tuner.tracking.values import param_str, plain_names
 
 _PIP_PACKAGES = ("numpy", "scikit-learn", "cloudpickle")
 
