@@ -23,12 +23,10 @@ from joblib import effective_n_jobs
 from sklearn.base import BaseEstimator, MetaEstimatorMixin, clone, is_classifier
 from sklearn.exceptions import NotFittedError
 from sklearn.metrics import check_scoring
-from sklearn.metrics._scorer import _check_multimetric_scoring
 from sklearn.model_selection import check_cv
-from sklearn.utils import _safe_indexing, get_tags, indexable
-from sklearn.utils._available_if import available_if
+from sklearn.utils import get_tags, indexable
+from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import unique_labels
-from sklearn.utils.validation import _num_samples
 
 from tuner.errors import ConfigError
 from tuner.search.budget import RESOURCES, check_budget, max_resource, resolve_pruner
@@ -37,6 +35,7 @@ from tuner.search.evaluate import refit_incremental, resolve_params
 from tuner.search.loop import join_study, wait_for_others
 from tuner.search.results import build_cv_results
 from tuner.search.seeds import worker_seeds
+from tuner.search.sklearn_private import multimetric_scorers, n_samples, rows
 from tuner.search.storage import resolve_storage
 from tuner.search.task import TrialTask
 from tuner.search.trials import FINISHED, jsonable, read_attrs
@@ -171,7 +170,7 @@ class BaseSearch(MetaEstimatorMixin, BaseEstimator):
         """``({metric: scorer}, multimetric)`` with scikit-learn's scoring rules."""
         if self.scoring is None or isinstance(self.scoring, str) or callable(self.scoring):
             return {"score": check_scoring(self.estimator, self.scoring)}, False
-        scorers = _check_multimetric_scoring(self.estimator, self.scoring)
+        scorers = multimetric_scorers(self.estimator, self.scoring)
         if self.refit is not False and not callable(self.refit) and self.refit not in scorers:
             raise ConfigError("with several metrics, refit must name one of them",
                               key="refit", value=self.refit,
@@ -315,7 +314,7 @@ class BaseSearch(MetaEstimatorMixin, BaseEstimator):
             classes=task.classes, n_updates=budget if kind == "updates" else None)
         self.refit_time_ = time.perf_counter() - start
         # a few real rows for model signatures and input examples (MLflow's model logging)
-        self.input_example_ = _safe_indexing(task.X, np.arange(min(5, _num_samples(task.X))))
+        self.input_example_ = rows(task.X, np.arange(min(5, n_samples(task.X))))
 
     # ---- delegation to the best estimator ---------------------------------
     def __sklearn_tags__(self):

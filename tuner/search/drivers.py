@@ -14,6 +14,7 @@ import optuna
 
 from tuner.errors import ConfigError
 from tuner.search.base import BaseSearch, init_signature
+from tuner.search.trials import GRID_ATTR
 
 _COMMON = """
     estimator : estimator
@@ -136,7 +137,7 @@ class GridSearch(BaseSearch):
         """Enqueue every grid point once; the budget is the number of points."""
         points = space.grid()
         for point in points:
-            study.enqueue_trial(point, user_attrs={"grid_point": point}, skip_if_exists=True)
+            study.enqueue_trial(point, user_attrs={GRID_ATTR: point}, skip_if_exists=True)
         return len(points)
 
 

@@ -53,11 +53,10 @@ from dataclasses import dataclass, field
 import numpy as np
 import optuna
 from sklearn.base import clone
-from sklearn.metrics._scorer import _MultimetricScorer
 from sklearn.pipeline import Pipeline
-from sklearn.utils import _safe_indexing
 
 from tuner.search.budget import most_epochs
+from tuner.search.sklearn_private import rows, score_all
 from tuner.search.task import TrialTask
 from tuner.search.trials import write_attrs
 
@@ -123,8 +122,8 @@ class _Fold:
         """Clone the task's estimator with ``params`` on one split."""
         model = clone(task.estimator).set_params(**params)
         X, y = task.X, task.y
-        return cls(model, _safe_indexing(X, train), None if y is None else _safe_indexing(y, train),
-                   _safe_indexing(X, test), None if y is None else _safe_indexing(y, test))
+        return cls(model, rows(X, train), None if y is None else rows(y, train),
+                   rows(X, test), None if y is None else rows(y, test))
 
     def preprocess(self):
         """Fit a pipeline's preceding steps once; keep the transformed splits."""
@@ -163,7 +162,7 @@ class _Fold:
         est = self.final if self.incremental else self.model
         X, y = (self.X_train, self.y_train) if train else (self.X_test, self.y_test)
         start = time.perf_counter()
-        scores = _MultimetricScorer(scorers=scorers, raise_exc=True)(est, X, y)
+        scores = score_all(scorers, est, X, y)
         if not train:
             self.score_time += time.perf_counter() - start
         return {name: float(value) for name, value in scores.items()}

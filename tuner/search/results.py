@@ -24,8 +24,8 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from sklearn.model_selection._search import _yield_masked_array_for_each_param
 
+from tuner.search.sklearn_private import param_columns
 from tuner.search.trials import fold_values, read_attrs, state_of
 
 _STATE_ORDER = {"complete": 0, "pruned": 1, "fail": 2}
@@ -102,7 +102,7 @@ def build_cv_results(trials, params, *, metrics, n_splits, return_train_score=Fa
     results = {}
     with np.errstate(invalid="ignore"):
         _add_times(results, attrs, n_splits)
-    results.update(_yield_masked_array_for_each_param(params))
+    results.update(param_columns(params))
     results["params"] = list(params)
     for metric in metrics:
         _add_scores(results, attrs, states, split="test", metric=metric, n_splits=n_splits)

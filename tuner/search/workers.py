@@ -116,10 +116,13 @@ def _interrupt_once(signum, frame):
     raise KeyboardInterrupt
 
 
-def _init_worker(stop, parent_pid):
-    """Process-pool initializer: keep the stop event, die with the parent, one SIGINT."""
+def _init_worker(stop, pids, parent_pid):
+    """Process-pool initializer: keep the stop event, sign in (``pids``: the free slot of a
+    shared array the parent reads to interrupt its workers), die with the parent, one SIGINT."""
     global _STOP
     _STOP = stop
+    with pids.get_lock():
+        pids[list(pids).index(0)] = os.getpid()
     die_with_parent(parent_pid)
     signal.signal(signal.SIGINT, _interrupt_once)
 
@@ -196,15 +199,15 @@ def run_workers(study, jobs, *, on_progress=None, poll_interval=1.0):
     if counted_trials(study) >= jobs[0].n_trials:
         return 0
     ctx = multiprocessing.get_context("spawn")
-    stop = ctx.Event()
+    stop, pids = ctx.Event(), ctx.Array("i", len(jobs))
     with ProcessPoolExecutor(len(jobs), mp_context=ctx, initializer=_init_worker,
-                             initargs=(stop, os.getpid())) as pool:
+                             initargs=(stop, pids, os.getpid())) as pool:
         with _script_not_rerun(jobs), _children_ignore_sigint():  # spawned by the submits
             futures = [pool.submit(_worker_main, job) for job in jobs]
         try:
             _wait_for_workers(futures, stop, study, on_progress, poll_interval)
         except KeyboardInterrupt:  # leaving the block waits for the workers to exit
-            _interrupt_workers(pool, stop)
+            _interrupt_workers(pids, stop)
             raise
     return sum(future.result() for future in futures)
 
@@ -220,10 +223,13 @@ def _wait_for_workers(futures, stop, study, on_progress, poll_interval):
             on_progress(study)
 
 
-def _interrupt_workers(pool, stop):
-    """After an interrupt of this process: no new trials, and SIGINT to every worker (a
-    terminal sends it to all of them; ``kill -INT <pid>`` only to this one)."""
+def _interrupt_workers(pids, stop):
+    """After an interrupt of this process: no new trials, and SIGINT to every worker that
+    signed in (a terminal sends it to all of them; ``kill -INT <pid>`` only to this one;
+    a worker still starting ignores SIGINT and finds ``stop`` set)."""
     stop.set()
-    for pid in list(getattr(pool, "_processes", None) or ()):
+    with pids.get_lock():
+        signed_in = [pid for pid in pids if pid]
+    for pid in signed_in:
         with suppress(ProcessLookupError):  # already gone
             os.kill(pid, signal.SIGINT)
