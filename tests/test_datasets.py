@@ -131,10 +131,39 @@ def test_load_file_nan_names_file_column_and_row_count(tmp_path):
     assert text.startswith(f"{path}: column 'b': 2 of 4 rows have a missing")
 
 
-def test_load_file_nan_in_target_is_reported(tmp_path):
+def test_load_file_drops_rows_with_a_missing_target_and_says_how_many(tmp_path):
     path = tmp_path / "t.csv"
-    path.write_text("a,y\n1,0\n2,\n")
-    with pytest.raises(DataError, match=r"column 'y': 1 of 2 rows"):
+    path.write_text("a,y\n1,0\n2,\n3,1\n")
+    with pytest.warns(UserWarning, match=r"t.csv: dropped 1 of 3 rows whose target 'y' is missing"):
+        data = load_file(path, target="y")
+    assert data.X.tolist() == [[1.0], [3.0]] and data.y.tolist() == [0, 1]
+
+
+def test_load_file_reports_every_bad_column_in_one_line(tmp_path):
+    path = tmp_path / "bad.csv"
+    path.write_text("a,b,c,y\n1,red,,0\ninf,blue,2,1\n")
+    with pytest.raises(DataError) as info:
+        load_file(path, target="y")
+    assert str(info.value).startswith(
+        f"{path}: column 'a': 1 of 2 rows have an infinite value; column 'b': feature column "
+        "is not numeric (dtype str); column 'c': 1 of 2 rows have a missing (NaN/empty) value")
+    assert "\n" not in str(info.value)
+
+
+def test_load_file_raw_keeps_strings_and_missing_values_but_not_infinities(tmp_path):
+    path = tmp_path / "raw.csv"
+    path.write_text("a,b,y\n1,red,x\n,blue,y\n")
+    data = load_file(path, target="y", raw=True)
+    assert list(data.X.columns) == ["a", "b"] and data.X["a"].isna().tolist() == [False, True]
+    path.write_text("a,b,y\n1,red,x\ninf,blue,y\n")
+    with pytest.raises(DataError, match=r"column 'a': 1 of 2 rows have an infinite value"):
+        load_file(path, target="y", raw=True)
+
+
+def test_load_file_header_only_says_the_file_has_no_rows(tmp_path):
+    path = tmp_path / "empty.csv"
+    path.write_text("a,b,y\n")
+    with pytest.raises(DataError, match=r"empty.csv: the file has a header but no rows"):
         load_file(path, target="y")
 
 

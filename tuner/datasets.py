@@ -18,6 +18,7 @@ Examples
 
 import difflib
 import inspect
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -58,7 +59,8 @@ class Dataset:
 
     Attributes
     ----------
-    X : ndarray of shape (n_samples, n_features), float64
+    X : ndarray of shape (n_samples, n_features), float64, or DataFrame
+        A DataFrame of the raw feature columns for files loaded with ``raw=True``.
     y : ndarray of shape (n_samples,) or (n_samples, n_targets)
     name : str
         The dataset name or file path it came from.
@@ -112,7 +114,7 @@ def _did_you_mean(word, choices):
 
 
 def load_dataset(name=None, *, path=None, target=None, features=None, params=None,
-                 source=None, random_state=None):
+                 raw=False, source=None, random_state=None):
     """Load a dataset by name or from a file.
 
     Parameters
@@ -130,6 +132,10 @@ def load_dataset(name=None, *, path=None, target=None, features=None, params=Non
         Feature columns of a file (default: every column but the target).
     params : dict, optional
         Keyword arguments of a generator (checked against its signature).
+    raw : bool, default=False
+        For files: keep the feature columns as a DataFrame, strings and
+        missing values included (for :mod:`tuner.preprocessing`); otherwise
+        every feature must be a finite number and ``X`` is float64.
     source : str, optional
         The experiment file, used in error messages.
     random_state : int, optional
@@ -155,7 +161,7 @@ def load_dataset(name=None, *, path=None, target=None, features=None, params=Non
         raise ExperimentError("give exactly one of name and path", source=source,
                               key="dataset", allowed="name: <dataset> or path: <file>")
     if path is not None:
-        return load_file(path, target=target, features=features, source=source)
+        return load_file(path, target=target, features=features, raw=raw, source=source)
     if name in BUNDLED:
         if params:
             raise ExperimentError(f"bundled dataset {name!r} takes no params", source=source,
@@ -229,16 +235,19 @@ def _read_table(path, *, source=None):
         raise DataError(f"cannot read data file: {first}", source=str(path)) from None
 
 
-def load_file(path, *, target, features=None, source=None):
+def load_file(path, *, target, features=None, raw=False, source=None):
     """Load a CSV or Parquet table; see :func:`load_dataset`.
+
+    Rows whose target is missing are dropped, with a warning saying how many.
+    Every problem of the table is reported at once, in one DataError.
 
     Examples
     --------
     >>> import tempfile, os
     >>> f = os.path.join(tempfile.mkdtemp(), "t.csv")
-    >>> _ = open(f, "w").write("a,b,label\\n1,2,x\\n3,4,y\\n")
-    >>> load_file(f, target="label").X.tolist()
-    [[1.0, 2.0], [3.0, 4.0]]
+    >>> _ = open(f, "w").write("a,b,label\\n1,2,x\\n3,,y\\n")
+    >>> load_file(f, target="label", raw=True).X.to_dict("list")
+    {'a': [1, 3], 'b': [2.0, nan]}
     """
     frame = _read_table(path, source=source)
     columns = [str(c) for c in frame.columns]
@@ -252,38 +261,57 @@ def load_file(path, *, target, features=None, source=None):
                 raise DataError(f"column not found in {path}{_did_you_mean(column, columns)}",
                                 source=source, key=key, value=column, allowed=", ".join(columns))
     features = list(features) if features else [c for c in columns if c != target]
-    _check_columns(frame, features + [target], path)
-    y_frame = frame[target]
-    X = frame[features].to_numpy(dtype=np.float64)
-    y = y_frame.to_numpy()
+    frame = _drop_missing_targets(frame, target, path)
+    _check_columns(frame, features, path, raw=raw)
+    y = frame[target].to_numpy()
+    X = frame[features].reset_index(drop=True) if raw else frame[features].to_numpy(np.float64)
     return Dataset(X, y, str(path), _infer_task(y), features)
 
 
-def _check_columns(frame, columns, path):
-    """Raise DataError for the first column with missing, non-numeric or infinite values."""
+def _drop_missing_targets(frame, target, path):
+    """The rows of ``frame`` whose target is known (a warning says how many were dropped)."""
+    if frame.empty:
+        raise DataError("the file has a header but no rows", source=str(path),
+                        allowed="a table with at least one row")
+    missing = frame[target].isna()
+    if missing.all():
+        raise DataError(f"every row's target is missing (column {target!r})", source=str(path))
+    if missing.any():
+        warnings.warn(f"{path}: dropped {int(missing.sum())} of {len(frame)} rows whose target "
+                      f"{target!r} is missing", UserWarning, stacklevel=3)
+    return frame[~missing]
+
+
+def _column_problems(values, n_rows, *, raw):
+    """Why one feature column is unusable (empty when it is fine)."""
     import pandas as pd
 
-    target = columns[-1]
-    for column in columns:
-        values = frame[column]
-        n_missing = int(values.isna().sum())
-        if n_missing:
-            raise DataError(f"{n_missing} of {len(frame)} rows have a missing (NaN/empty) value",
-                            source=str(path), key=f"column {column!r}",
-                            allowed="no missing values: drop or impute those rows first")
-        numeric = pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values)
-        if column == target and not numeric:
-            continue
-        if not numeric:
-            raise DataError(f"feature column is not numeric (dtype {values.dtype})",
-                            source=str(path), key=f"column {column!r}",
-                            allowed="numbers only: encode categories first or list "
-                                    "dataset.features")
+    numeric = pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values)
+    problems = []
+    n_missing = int(values.isna().sum())
+    if n_missing and not raw:
+        problems.append(f"{n_missing} of {n_rows} rows have a missing (NaN/empty) value")
+    if not numeric and not raw:
+        problems.append(f"feature column is not numeric (dtype {values.dtype})")
+    if numeric:
         n_inf = int(np.isinf(values.to_numpy(dtype=np.float64)).sum())
         if n_inf:
-            raise DataError(f"{n_inf} of {len(frame)} rows have an infinite value",
-                            source=str(path), key=f"column {column!r}",
-                            allowed="finite numbers")
+            problems.append(f"{n_inf} of {n_rows} rows have an infinite value")
+    if raw and n_missing == n_rows:
+        problems.append("every row is missing")
+    return problems
+
+
+def _check_columns(frame, features, path, *, raw):
+    """Raise one DataError listing every feature column with its problems."""
+    problems = {column: _column_problems(frame[column], len(frame), raw=raw)
+                for column in features}
+    listed = "; ".join(f"column {column!r}: {', '.join(found)}"
+                       for column, found in problems.items() if found)
+    if listed:
+        allowed = "finite numbers in every row" if raw else \
+            "finite numbers in every row; use preprocess: auto for strings and missing values"
+        raise DataError(listed, source=str(path), allowed=allowed)
 
 
 def _infer_task(y):

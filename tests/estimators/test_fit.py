@@ -213,3 +213,66 @@ def test_fit_limits_blas_threads_to_n_threads(digits, monkeypatch, n_threads, ex
     with threadpool_limits(limits=2, user_api="blas"):  # the process allows two
         MLPClassifier((8,), max_iter=2, n_threads=n_threads, random_state=0).fit(X, y)
     assert seen == [{expected}, {expected}]
+
+
+def _user_weights(n_features, hidden, n_outputs):
+    rng = np.random.default_rng(0)
+    sizes = [n_features, hidden, n_outputs]
+    coefs = [rng.uniform(-0.5, 0.5, (i, o)) for i, o in zip(sizes[:-1], sizes[1:], strict=True)]
+    return coefs, [np.zeros(o) for o in sizes[1:]]
+
+
+@pytest.mark.parametrize("call", ["warm_start_fit", "partial_fit"])
+@pytest.mark.parametrize("Estimator", [MLPClassifier, MLPRegressor])
+def test_user_set_weights_on_unfitted_estimator_are_trained(digits, call, Estimator):
+    X, y = digits
+    n_outputs = 10 if Estimator is MLPClassifier else 1
+    est = Estimator((3,), solver="sgd", momentum=0.0, learning_rate_init=1e-6, max_iter=1,
+                    warm_start=call == "warm_start_fit", random_state=0)
+    coefs, intercepts = _user_weights(X.shape[1], 3, n_outputs)
+    est.coefs_, est.intercepts_ = [c.copy() for c in coefs], intercepts
+    if call == "partial_fit":
+        kwargs = {"classes": np.arange(10)} if Estimator is MLPClassifier else {}
+        est.partial_fit(X, y, **kwargs)
+    else:
+        est.fit(X, y)
+    np.testing.assert_allclose(est.coefs_[0], coefs[0], atol=1e-4)  # trained from them
+    assert not np.array_equal(est.coefs_[0], coefs[0])
+    assert est.n_iter_ == 1 and est.n_features_in_ == X.shape[1]
+    np.testing.assert_array_equal(est._network.coefs[0], est.coefs_[0])
+
+
+def test_sklearn_worked_example_from_user_set_weights():
+    # scikit-learn's test_mlp.py::test_fit: one SGD step from given weights
+    X, y = np.array([[0.6, 0.8, 0.7]]), np.array([0])
+    mlp = MLPClassifier(solver="sgd", learning_rate_init=0.1, alpha=0.1, activation="logistic",
+                        random_state=1, max_iter=1, hidden_layer_sizes=2, momentum=0)
+    mlp.coefs_ = [np.array([[0.1, 0.2], [0.3, 0.1], [0.5, 0]]), np.array([[0.1], [0.2]])]
+    mlp.intercepts_ = [np.array([0.1, 0.1]), np.array([1.0])]
+    mlp.partial_fit(X, y, classes=[0, 1])
+    np.testing.assert_allclose(mlp.intercepts_[1], [0.9235], atol=1e-3)
+    assert mlp.predict_proba(X)[0, 1] == pytest.approx(0.739, abs=1e-3)
+
+
+@pytest.mark.parametrize("Estimator", [MLPClassifier, MLPRegressor])
+def test_epochs_on_trains_exactly_like_repeated_partial_fit(Estimator):
+    X, y = load_digits(return_X_y=True)
+    X, y = X[:300] / 16, y[:300] if Estimator is MLPClassifier else y[:300] / 9.0
+    weight = np.random.default_rng(0).uniform(0.5, 2, len(y))
+    kwargs = {"classes": np.unique(y)} if Estimator is MLPClassifier else {}
+    repeated, hooked = (Estimator((16,), batch_size=32, random_state=0) for _ in range(2))
+    for est in (repeated, hooked):
+        est.partial_fit(X, y, sample_weight=weight, **kwargs)
+    run_epoch = hooked._epochs_on(X, y, sample_weight=weight)
+    for _ in range(3):
+        repeated.partial_fit(X, y, sample_weight=weight)
+        run_epoch()
+    run_epoch(max_updates=2)
+    repeated.partial_fit(X, y, sample_weight=weight, max_updates=2)
+    for a, b in zip(repeated.coefs_ + repeated.intercepts_, hooked.coefs_ + hooked.intercepts_,
+                    strict=True):
+        np.testing.assert_array_equal(a, b)
+    assert (hooked.n_iter_, hooked.n_updates_, hooked.loss_curve_, hooked.best_loss_) == \
+        (repeated.n_iter_, repeated.n_updates_, repeated.loss_curve_, repeated.best_loss_)
+    np.testing.assert_array_equal(hooked._network_output(hooked._checked_inputs(X)),
+                                  repeated._output(X))

@@ -46,3 +46,26 @@ def test_classifier_multilabel_partial_fit_continues_fit():
     clf.partial_fit(X, Y)
     assert clf.n_iter_ == 3 and clf.out_activation_ == "logistic"
     assert clf.predict(X).shape == (40, 3)
+
+
+def test_classifier_first_partial_fit_on_multilabel_indicator_matrix():
+    from sklearn.datasets import make_multilabel_classification
+
+    X, Y = make_multilabel_classification(n_samples=50, random_state=0, return_indicator=True)
+    clf = MLPClassifier((50,), solver="sgd", activation="logistic", alpha=1e-5,
+                        learning_rate_init=0.2, random_state=0)
+    for _ in range(100):
+        clf.partial_fit(X, Y, classes=range(5))
+    assert clf.out_activation_ == "logistic" and clf.predict(X).shape == Y.shape
+    np.testing.assert_array_equal(clf.classes_, np.arange(5))
+    assert clf.score(X, Y) > 0.9
+
+
+@pytest.mark.parametrize("call", ["fit", "partial_fit"])
+def test_classifier_refuses_multiclass_multioutput_targets(call):
+    X = np.random.default_rng(0).random((20, 3))
+    y = np.random.default_rng(1).integers(0, 3, size=(20, 2))
+    clf = MLPClassifier((4,), max_iter=1)
+    kwargs = {"classes": [0, 1, 2]} if call == "partial_fit" else {}
+    with pytest.raises(ValueError, match="^Multioutput target data is not supported"):
+        getattr(clf, call)(X, y, **kwargs)

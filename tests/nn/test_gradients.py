@@ -90,3 +90,51 @@ def test_network_l2_adds_alpha_times_weights_to_gradient():
     assert loss == pytest.approx(base_loss + 0.25 * np.sum(W**2), rel=1e-12)
     np.testing.assert_allclose(net.grads[:net.n_coef], base[:net.n_coef] + 0.5 * W, rtol=1e-12)
     np.testing.assert_array_equal(net.grads[net.n_coef:], base[net.n_coef:])
+
+
+@pytest.mark.parametrize("out_activation", OUTPUTS)
+def test_network_integer_weights_equal_repeated_rows(out_activation):
+    rng = np.random.default_rng(3)
+    net = MLPNetwork([4, 5, 3], activation="tanh", out_activation=out_activation)
+    net.initialize(rng)
+    X, Y = _problem(out_activation, rng)
+    w = np.array([0, 1, 3, 2, 1, 0, 4], dtype=float)
+    loss = net.loss_and_grad(X, Y, l2=0.2, sample_weight=w)
+    weighted = net.grads.copy()
+    repeated_loss = net.loss_and_grad(X.repeat(w.astype(int), axis=0),
+                                      Y.repeat(w.astype(int), axis=0), l2=0.2)
+    assert loss == pytest.approx(repeated_loss, rel=1e-12)
+    np.testing.assert_allclose(weighted, net.grads, rtol=1e-10, atol=1e-14)
+
+
+@pytest.mark.parametrize("out_activation", OUTPUTS)
+def test_network_weighted_gradient_matches_finite_differences(out_activation):
+    rng = np.random.default_rng(5)
+    net = MLPNetwork([4, 5, 3], activation="logistic", out_activation=out_activation)
+    net.initialize(rng)
+    X, Y = _problem(out_activation, rng)
+    w = rng.random(X.shape[0]) * 3
+    net.loss_and_grad(X, Y, l2=0.3, sample_weight=w)
+    analytic = net.grads.copy()
+    numeric = np.empty_like(net.params)
+    for k in range(net.params.size):
+        saved = net.params[k]
+        net.params[k] = saved + 1e-6
+        plus = net.loss_and_grad(X, Y, l2=0.3, sample_weight=w)
+        net.params[k] = saved - 1e-6
+        minus = net.loss_and_grad(X, Y, l2=0.3, sample_weight=w)
+        net.params[k] = saved
+        numeric[k] = (plus - minus) / 2e-6
+    assert _relative_error(analytic, numeric) <= 1e-6
+
+
+def test_network_zero_weight_batch_has_only_the_penalty_gradient():
+    rng = np.random.default_rng(2)
+    net = MLPNetwork([3, 4, 1], activation="relu")
+    net.initialize(rng)
+    X, Y = _problem("identity", rng, n_features=3, n_outputs=1)
+    loss = net.loss_and_grad(X, Y, l2=0.5, sample_weight=np.zeros(X.shape[0]))
+    W = net.params[:net.n_coef]
+    assert loss == pytest.approx(0.25 * np.sum(W**2))
+    np.testing.assert_allclose(net.grads[:net.n_coef], 0.5 * W)
+    np.testing.assert_array_equal(net.grads[net.n_coef:], 0.0)

@@ -84,7 +84,7 @@ def test_trainer_raises_divergence_error_naming_epoch_and_rate():
     with pytest.raises(DivergenceError, match=r"epoch \d+ \(learning rate 1000\)") as info:
         for epoch in range(1, 100):
             trainer.run_epoch(X * 100, Y, 1000.0, epoch=epoch)
-    assert isinstance(info.value, FloatingPointError)
+    assert isinstance(info.value, FloatingPointError) and isinstance(info.value, ValueError)
     assert f"epoch {epoch} " in str(info.value)
     assert (info.value.epoch, info.value.learning_rate) == (epoch, 1000.0)
     copy = pickle.loads(pickle.dumps(info.value))  # worker processes send it back
@@ -159,3 +159,58 @@ def test_trainer_raises_when_loss_explodes_while_finite():
     with pytest.raises(DivergenceError, match="exploded"):
         trainer.run_epoch(X, Y, 0.0, epoch=2)
     assert reference == max(1.0, reference)
+
+
+def test_trainer_integer_weights_train_like_repeated_rows():
+    X, Y = _linear_problem(n=12)
+    w = np.array([0, 1, 2, 3, 1, 1, 0, 2, 1, 4, 1, 1])
+    weighted, repeated = _trainer("full", alpha=0.5), _trainer("full", alpha=0.5)
+    for _ in range(5):
+        a = weighted.run_epoch(X, Y, 0.05, sample_weight=w.astype(float))
+        b = repeated.run_epoch(X.repeat(w, axis=0), Y.repeat(w, axis=0), 0.05)
+        assert a.loss == pytest.approx(b.loss, rel=1e-10)
+    np.testing.assert_allclose(weighted.network.params, repeated.network.params, rtol=1e-10)
+
+
+def test_trainer_weights_follow_their_rows_and_keep_batches():
+    X, Y = _linear_problem(n=10)
+    w = np.arange(10, dtype=float)
+    seen = []
+    trainer = _trainer(4)
+    original = trainer.network.loss_and_grad
+
+    def spy(Xb, Yb, **kwargs):
+        seen.append((Xb.shape[0], Xb[:, 0].copy(), kwargs["sample_weight"].copy()))
+        return original(Xb, Yb, **kwargs)
+
+    trainer.network.loss_and_grad = spy
+    losses = []
+    result = trainer.run_epoch(X, Y, 0.0, sample_weight=w,
+                               on_batch=lambda i, lr, loss: losses.append(loss))
+    assert [size for size, _, _ in seen] == [4, 4, 2]
+    rows = np.concatenate([x for _, x, _ in seen])
+    order = [int(np.flatnonzero(X[:, 0] == x)[0]) for x in rows]
+    np.testing.assert_array_equal(np.concatenate([b for _, _, b in seen]), w[order])
+    masses = [b.sum() for _, _, b in seen]
+    assert result.loss == pytest.approx(np.dot(losses, masses) / w.sum())
+
+
+def test_trainer_sparse_input_densifies_per_batch_and_matches_dense():
+    sparse = pytest.importorskip("scipy.sparse")
+    X, Y = _linear_problem(n=30)
+    X[np.abs(X) < 0.8] = 0.0
+    dense, csr = _trainer(8), _trainer(8)
+    shapes = []
+    original = csr.network.loss_and_grad
+
+    def spy(Xb, Yb, **kwargs):
+        shapes.append((type(Xb), Xb.shape))
+        return original(Xb, Yb, **kwargs)
+
+    csr.network.loss_and_grad = spy
+    for _ in range(3):
+        a = dense.run_epoch(X, Y, 0.05)
+        b = csr.run_epoch(sparse.csr_matrix(X), Y, 0.05)
+        assert a.loss == pytest.approx(b.loss, rel=1e-12)
+    np.testing.assert_allclose(dense.network.params, csr.network.params, rtol=1e-12)
+    assert set(shapes) == {(np.ndarray, (8, 3)), (np.ndarray, (6, 3))}

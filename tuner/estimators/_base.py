@@ -17,7 +17,7 @@ from sklearn.model_selection import train_test_split
 from sklearn.neural_network._multilayer_perceptron import BaseMultilayerPerceptron as _SkMLP
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 from threadpoolctl import ThreadpoolController
 
 from ..nn.network import MLPNetwork, forward_pass
@@ -99,29 +99,33 @@ class BaseMLP(BaseEstimator):
         self.n_threads = n_threads
 
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y):
+    def fit(self, X, y, sample_weight=None):
         """Train for ``max_iter`` epochs (fewer if the plateau rule stops them).
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            The input data (sparse CSR/CSC is densified one minibatch at a time).
         y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+            The target values.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative sample weights: each minibatch's loss is their weighted
+            mean, so an integer weight ``w`` trains like the row repeated ``w`` times.
 
         Returns
         -------
         self : object
         """
         with _blas_threads(self.n_threads):
-            return self._fit(X, y, incremental=False)
+            return self._fit(X, y, sample_weight, incremental=False)
 
-    def _fit(self, X, y, *, incremental, max_updates=None):
+    def _fit(self, X, y, sample_weight, *, incremental, max_updates=None):
         """Set up, then run one epoch (``partial_fit``) or ``fit``'s epoch loop."""
-        X, Y, y = self._setup(X, y, incremental=incremental)
+        X, Y, y, sw = self._setup(X, y, sample_weight, incremental=incremental)
         if incremental:
-            self._run_epoch(X, Y, max_updates=max_updates)
-            self.best_loss_ = min(self.loss_, self.best_loss_ or np.inf)
+            self._partial_epoch(X, Y, sw, max_updates)
         else:
-            self._fit_epochs(X, Y, y)
+            self._fit_epochs(X, Y, y, sw)
         return self
 
     @contextmanager
@@ -136,24 +140,31 @@ class BaseMLP(BaseEstimator):
         """
         self._validate_params()
         with _blas_threads(self.n_threads):
-            X, Y, _ = self._setup(X, y, incremental=False)
+            X, Y, _, _ = self._setup(X, y, None, incremental=False)
             yield partial(self._trainer.run_epoch, X, Y), X.shape[0]
 
-    def _setup(self, X, y, *, incremental):
-        """Validate the data; make network, optimizer and schedule ready; return X, Y, y."""
+    def _setup(self, X, y, sample_weight, *, incremental):
+        """Validate the data; make network, optimizer and schedule ready; return X, Y, y, sw."""
         first = not hasattr(self, "coefs_") or not (self.warm_start or incremental)
-        X, Y, y = self._validate_input(X, y, incremental=incremental, reset=first)
+        adopt = not first and not hasattr(self, "_network")  # weights the user set
+        reset = first or not hasattr(self, "n_features_in_")
+        X, Y, y = self._validate_input(X, y, incremental=incremental, reset=reset)
         if incremental and self.early_stopping:  # as in scikit-learn
             raise ValueError("partial_fit does not support early_stopping=True")
         if not incremental or not hasattr(self, "_rng"):
             # A fresh generator per fit, seeded from random_state (bit-identical refits).
             self._rng = np.random.default_rng(check_random_state(self.random_state).randint(2**31))
-        dtype = np.dtype(self.dtype or X.dtype) if first else self.coefs_[0].dtype  # fixed
-        X, Y = np.ascontiguousarray(X, dtype=dtype), np.ascontiguousarray(Y, dtype=dtype)
-        if first:
+        dtype = np.dtype(self.dtype or X.dtype) if first or adopt else self.coefs_[0].dtype
+        X, Y = _as_training_array(X, dtype), np.ascontiguousarray(Y, dtype=dtype)
+        if sample_weight is not None:
+            sample_weight = _validated_weights(sample_weight, X, dtype)
+        if first or adopt:
+            user_weights = (self.coefs_, self.intercepts_) if adopt else None
             self._initialize(X.shape[1], Y.shape[1], dtype)
+            if adopt:  # _prepare_training copies them into the new network
+                self.coefs_, self.intercepts_ = user_weights
         self._prepare_training(incremental)
-        return X, Y, y
+        return X, Y, y, sample_weight
 
     def _initialize(self, n_features, n_outputs, dtype):
         """Build and randomly initialise the network; reset the counters."""
@@ -191,28 +202,29 @@ class BaseMLP(BaseEstimator):
             warmup_epochs=self.warmup_epochs, max_iter=self.max_iter)
         self.coefs_, self.intercepts_ = list(net.coefs), list(net.intercepts)  # views of params
 
-    def _run_epoch(self, X, Y, max_updates=None):
+    def _run_epoch(self, X, Y, sample_weight, max_updates=None):
         """One epoch (or its first ``max_updates`` minibatches) at the scheduled rate."""
         lr = self._schedule(self.n_iter_)
-        result = self._trainer.run_epoch(X, Y, lr, epoch=self.n_iter_ + 1,
-                                         max_updates=max_updates)
+        result = self._trainer.run_epoch(X, Y, lr, sample_weight=sample_weight,
+                                         epoch=self.n_iter_ + 1, max_updates=max_updates)
         self.n_iter_, self.loss_ = self.n_iter_ + 1, result.loss
         self.t_, self.n_updates_ = self.t_ + result.n_samples, self.n_updates_ + result.n_updates
         self.loss_curve_.append(result.loss)
         if self.verbose:
             print(f"Iteration {self.n_iter_}, loss = {self.loss_:.8f}, lr = {lr:.6g}")
 
-    def _fit_epochs(self, X, Y, y):
+    def _fit_epochs(self, X, Y, y, sample_weight):
         """``fit``'s loop: epochs until ``max_iter`` or the plateau rule."""
         validate = None
         if self.early_stopping:
-            X, X_val, Y, _, _, y_val = self._split(X, Y, y)
-            validate = partial(self.score, X_val, y_val)  # accuracy or R^2
+            X, X_val, Y, y_val, sample_weight, sw_val = self._split(X, Y, y, sample_weight)
+            # (weighted) accuracy or R^2 of the held-out rows, as scikit-learn's score
+            validate = partial(self._validation_score, X_val, y_val, sw_val)
         stopper = EarlyStopper(self._network.params, tol=self.tol, validate=validate,
                                n_iter_no_change=self.n_iter_no_change)
         self.n_iter_ = 0
         for _ in range(self.max_iter):
-            self._run_epoch(X, Y)
+            self._run_epoch(X, Y, sample_weight)
             if stopper.after_epoch(self.loss_):
                 break
         else:
@@ -223,19 +235,83 @@ class BaseMLP(BaseEstimator):
         self.validation_scores_, self.best_loss_ = stopper.validation_scores, stopper.best_loss
         self.best_validation_score_ = stopper.best_validation_score
 
-    def _split(self, X, Y, y):
-        """Hold out ``validation_fraction`` of the rows (stratified for classifiers)."""
-        stratify = y if isinstance(self, ClassifierMixin) and self.n_outputs_ == 1 else None
-        parts = train_test_split(X, Y, y, test_size=self.validation_fraction, stratify=stratify,
+    def _split(self, X, Y, y, sample_weight):
+        """Hold out ``validation_fraction`` of the rows: X, X_val, Y, y_val, sw, sw_val.
+
+        Stratified on the encoded binary labels (as scikit-learn: a single output only).
+        """
+        binary = isinstance(self, ClassifierMixin) and self.n_outputs_ == 1
+        arrays = (X, Y, y) if sample_weight is None else (X, Y, y, sample_weight)
+        parts = train_test_split(*arrays, test_size=self.validation_fraction,
+                                 stratify=Y.astype(bool) if binary else None,
                                  random_state=int(self._rng.integers(2**31 - 1)))
         if parts[1].shape[0] < 2:
             raise ValueError("The validation set is too small: raise 'validation_fraction'.")
-        return parts
+        X, X_val, Y, _, _, y_val = parts[:6]
+        return X, X_val, Y, y_val, *(parts[6:] or (None, None))
+
+    def _validation_score(self, X, y, sample_weight):
+        """Score of already validated rows (no feature-name check, as scikit-learn's ``_score``)."""
+        P = forward_pass(X, self.coefs_, self.intercepts_, self.activation, self.out_activation_)
+        return float(self._metric(y, self._predict_from_output(P), sample_weight=sample_weight))
 
     def _output(self, X):
         """Network output for ``X`` (validated and cast to the weights' dtype)."""
+        return self._network_output(self._checked_inputs(X))
+
+    def _checked_inputs(self, X):
+        """``X`` validated against the fit (features, dtype) for :meth:`_network_output`."""
         check_is_fitted(self)
-        X = validate_data(self, X, reset=False, dtype=self.coefs_[0].dtype)
+        return validate_data(self, X, reset=False, dtype=self.coefs_[0].dtype,
+                             accept_sparse=["csr", "csc"])
+
+    def _network_output(self, X):
+        """Network output for rows already passed through :meth:`_checked_inputs`."""
         with _blas_threads(self.n_threads):
             return forward_pass(X, self.coefs_, self.intercepts_, self.activation,
                                 self.out_activation_)
+
+    def _epochs_on(self, X, y, sample_weight=None):
+        """Protected hook of :mod:`tuner.search.evaluate`: more ``partial_fit`` epochs on one split.
+
+        After a first ``partial_fit``, validates and encodes ``(X, y,
+        sample_weight)`` once and returns ``run_epoch(max_updates=None)``, which
+        trains one more epoch exactly as ``partial_fit(X, y, sample_weight)``
+        would (same weights, counters and curves), without validating the
+        same arrays again on every epoch of a search. Parameters must not
+        change in between.
+        """
+        X, Y, _, sw = self._setup(X, y, sample_weight, incremental=True)
+
+        def run_epoch(max_updates=None):
+            with _blas_threads(self.n_threads):
+                return self._partial_epoch(X, Y, sw, max_updates)
+
+        return run_epoch
+
+    def _partial_epoch(self, X, Y, sample_weight, max_updates):
+        """The epoch of one ``partial_fit`` call on encoded data."""
+        self._run_epoch(X, Y, sample_weight, max_updates=max_updates)
+        self.best_loss_ = min(self.loss_, self.best_loss_ or np.inf)
+        return self
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True
+        return tags
+
+
+def _as_training_array(X, dtype):
+    """Dense X as a C-contiguous array of ``dtype``; sparse X as CSR (rows sliced per batch)."""
+    if isinstance(X, np.ndarray):
+        return np.ascontiguousarray(X, dtype=dtype)
+    return X.tocsr().astype(dtype, copy=False)
+
+
+def _validated_weights(sample_weight, X, dtype):
+    """scikit-learn's sample-weight validation (shape, non-negative, not all zero).
+
+    Adapter for the private ``sklearn.utils.validation._check_sample_weight``, which
+    scikit-learn's own estimators use for exactly this; there is no public one.
+    """
+    return _check_sample_weight(sample_weight, X, dtype=dtype, ensure_non_negative=True)

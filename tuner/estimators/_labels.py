@@ -11,7 +11,9 @@ multilabel          the 0/1 indicator matrix itself        logistic
 ==================  =====================================  ==============
 
 ``fit`` fits the binarizer on ``y``; the first ``partial_fit`` fits it on
-``classes``. Encoding 1-D labels uses :func:`tuner.nn.targets.encode_labels`
+``classes`` (on ``y`` itself when ``y`` is a multilabel indicator matrix, as
+scikit-learn does).  Multiclass-multioutput targets are refused with
+scikit-learn's message. Encoding 1-D labels uses :func:`tuner.nn.targets.encode_labels`
 (one ``searchsorted``) instead of the binarizer's ``transform``, whose
 ``np.unique`` passes cost milliseconds on every ``partial_fit`` of a search.
 
@@ -29,7 +31,7 @@ array([[0., 0., 1.],
 from sklearn.preprocessing import LabelBinarizer
 from sklearn.utils import multiclass
 
-from ..nn.targets import can_encode, encode_labels
+from ..nn.targets import can_encode, class_indices, encode_labels
 
 
 def fit_binarizer(y):
@@ -48,9 +50,20 @@ def first_partial_fit(estimator, classes):
     return multiclass._check_partial_fit_first_call(estimator, classes)
 
 
-def fit_binarizer_on_classes(classes):
-    """A ``LabelBinarizer`` fitted on the ``classes`` of a first ``partial_fit``."""
+def fit_binarizer_on_classes(classes, y):
+    """A ``LabelBinarizer`` for a first ``partial_fit``: on ``classes`` (on ``y`` if multilabel)."""
+    if multiclass.type_of_target(y).startswith("multilabel"):
+        return LabelBinarizer().fit(y)
     return LabelBinarizer().fit(classes)
+
+
+def check_supported_targets(y):
+    """Refuse what the MLP cannot learn (multiclass-multioutput) with scikit-learn's message.
+
+    Only 2-D targets are looked at (1-D ones cost nothing: this runs on every ``partial_fit``).
+    """
+    if y.ndim == 2 and multiclass.type_of_target(y) == "multiclass-multioutput":
+        raise ValueError("Multioutput target data is not supported with label binarization")
 
 
 def encode(binarizer, y, dtype):
@@ -63,6 +76,13 @@ def encode(binarizer, y, dtype):
     multiclass.check_classification_targets(y)
     encode_labels(multiclass.unique_labels(y), classes)  # raises on unknown labels
     return binarizer.transform(y)
+
+
+def indices(binarizer, y):
+    """Class indices of 1-D labels ``y`` (binary or multiclass encodings), else None."""
+    if binarizer.y_type_ in ("binary", "multiclass") and can_encode(y, binarizer.classes_):
+        return class_indices(y, binarizer.classes_)
+    return None
 
 
 def decode(binarizer, P):

@@ -2,6 +2,7 @@
 
 import numpy as np
 from sklearn.base import ClassifierMixin, RegressorMixin, _fit_context
+from sklearn.metrics import accuracy_score, r2_score
 from sklearn.utils.validation import column_or_1d, validate_data
 
 from . import _labels
@@ -33,16 +34,20 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
     (True, 'softmax')
     """
 
+    _metric = staticmethod(accuracy_score)  # the score of early stopping's held-out rows
+
     @_fit_context(prefer_skip_nested_validation=True)
-    def partial_fit(self, X, y, classes=None, *, max_updates=None):
+    def partial_fit(self, X, y, sample_weight=None, classes=None, *, max_updates=None):
         """Train exactly one epoch (shuffled minibatches) over ``X``, keeping optimizer state.
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
             The input data.
-        y : array-like of shape (n_samples,)
-            The target values, a subset of ``classes``.
+        y : array-like of shape (n_samples,) or (n_samples, n_classes)
+            The target values, a subset of ``classes`` (or a multilabel indicator matrix).
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative sample weights (see ``fit``).
         classes : array-like of shape (n_classes,), default=None
             Classes across all calls to partial_fit. Can be obtained via
             ``np.unique(y_all)``, where ``y_all`` is the target vector of the
@@ -57,9 +62,9 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
             Trained MLP model.
         """
         if _labels.first_partial_fit(self, classes):
-            self._label_binarizer = _labels.fit_binarizer_on_classes(classes)
+            self._label_binarizer = _labels.fit_binarizer_on_classes(classes, y)
         with _blas_threads(self.n_threads):
-            return self._fit(X, y, incremental=True, max_updates=max_updates)
+            return self._fit(X, y, sample_weight, incremental=True, max_updates=max_updates)
 
     def _out_activation(self):
         """softmax for multiclass targets, logistic for binary / multilabel."""
@@ -68,9 +73,10 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
     def _validate_input(self, X, y, *, incremental, reset):
         """Validate; fit the label binarizer or check ``y`` against it; return X, Y, y."""
         X, y = validate_data(self, X, y, multi_output=True, dtype=(np.float64, np.float32),
-                             reset=reset)
+                             reset=reset, accept_sparse=["csr", "csc"])
         if y.ndim == 2 and y.shape[1] == 1:
             y = column_or_1d(y, warn=True)
+        _labels.check_supported_targets(y)
         if not hasattr(self, "classes_") or not (self.warm_start or incremental):
             self._label_binarizer = _labels.fit_binarizer(y)
             self.classes_ = self._label_binarizer.classes_
@@ -90,6 +96,14 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
             The predicted classes (an indicator matrix for multilabel targets).
         """
         P = self._output(X)  # NotFittedError before the binarizer is looked at
+        return self._predict_from_output(P)
+
+    def _class_indices(self, y):
+        """Indices of ``y`` in ``classes_`` (None for multilabel targets): for fast scoring."""
+        return _labels.indices(self._label_binarizer, y)
+
+    def _predict_from_output(self, P):
+        """Class labels (or the indicator matrix) of the output activations ``P``."""
         return _labels.decode(self._label_binarizer, P)
 
     def predict_proba(self, X):
@@ -150,20 +164,24 @@ class MLPRegressor(RegressorMixin, BaseMLP):
     True
     """
 
+    _metric = staticmethod(r2_score)  # the score of early stopping's held-out rows
+
     def _out_activation(self):
         """Identity output (squared error)."""
         return "identity"
 
     @_fit_context(prefer_skip_nested_validation=True)
-    def partial_fit(self, X, y, *, max_updates=None):
+    def partial_fit(self, X, y, sample_weight=None, *, max_updates=None):
         """Train exactly one epoch (shuffled minibatches) over ``X``, keeping optimizer state.
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
             The input data.
         y : array-like of shape (n_samples,) or (n_samples, n_outputs)
             The target values.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative sample weights (see ``fit``).
         max_updates : int, default=None
             Stop the epoch after this many weight updates (exact update budgets).
 
@@ -173,12 +191,13 @@ class MLPRegressor(RegressorMixin, BaseMLP):
             Trained MLP model.
         """
         with _blas_threads(self.n_threads):
-            return self._fit(X, y, incremental=True, max_updates=max_updates)
+            return self._fit(X, y, sample_weight, incremental=True, max_updates=max_updates)
 
     def _validate_input(self, X, y, *, incremental, reset):
         """Validate; return X, 2-D targets Y and y."""
         X, y = validate_data(self, X, y, multi_output=True, y_numeric=True,
-                             dtype=(np.float64, np.float32), reset=reset)
+                             dtype=(np.float64, np.float32), reset=reset,
+                             accept_sparse=["csr", "csc"])
         if y.ndim == 2 and y.shape[1] == 1:
             y = column_or_1d(y, warn=True)
         return X, y.reshape(-1, 1) if y.ndim == 1 else y, y
@@ -196,7 +215,10 @@ class MLPRegressor(RegressorMixin, BaseMLP):
         y : ndarray of shape (n_samples,) or (n_samples, n_outputs)
             The predicted values.
         """
-        P = self._output(X)
+        return self._predict_from_output(self._output(X))
+
+    def _predict_from_output(self, P):
+        """The predictions of the output activations ``P`` (1-D for one output)."""
         return P.ravel() if P.shape[1] == 1 else P
 
 

@@ -21,6 +21,13 @@ squared error, ``dL/dZ = P - Y`` directly.
 The squared error sums over outputs (then averages over rows), so for one
 output it is half scikit-learn's mean squared error, as in scikit-learn's MLP.
 
+Sample weights replace the mean over rows by a weighted mean: with row weights
+``w_i`` and ``v_i = w_i / sum_j w_j`` (so ``sum_i v_i = 1``; ``v_i = 1/n``
+without weights), every loss is ``sum_i v_i l_i`` where ``l_i`` is the row's
+loss in the table, and the delta is ``dL/dZ_i = v_i (P_i - Y_i)``.  An integer
+weight ``w`` therefore gives exactly the loss and gradient of the row repeated
+``w`` times.
+
 Examples
 --------
 >>> import numpy as np
@@ -50,24 +57,33 @@ def _log_clipped(P, out, *, complement=False):
     return np.log(out, out=out)
 
 
-def squared_error(Y, P, out):
-    """``1/(2n) * sum (P - Y)**2``: half the summed squared error, mean over rows."""
+def _average(L, weights, Y=None):
+    """``sum_i v_i sum_k Y_ik L_ik`` (``Y`` omitted: ones) with ``v_i = weights_i`` or ``1/n``."""
+    if weights is None:
+        total = L.sum() if Y is None else np.vdot(Y, L)
+        return float(total) / L.shape[0]
+    rows = L.sum(axis=1) if Y is None else np.einsum("ik,ik->i", Y, L)
+    return float(np.dot(rows, weights))
+
+
+def squared_error(Y, P, out, weights=None):
+    """``1/2 sum_i v_i sum_k (P_ik - Y_ik)**2``: half the summed squared error, mean over rows."""
     D = np.subtract(P, Y, out=out)
-    return 0.5 * float(np.vdot(D, D)) / P.shape[0]
+    return 0.5 * _average(D, weights, D)
 
 
-def log_loss(Y, P, out):
-    """Multinomial cross-entropy ``-1/n * sum Y log P`` (rows of ``P`` sum to one)."""
-    return -float(np.vdot(Y, _log_clipped(P, out))) / P.shape[0]
+def log_loss(Y, P, out, weights=None):
+    """Multinomial cross-entropy ``-sum_i v_i sum_k Y_ik log P_ik`` (rows of ``P`` sum to one)."""
+    return -_average(_log_clipped(P, out), weights, Y)
 
 
-def binary_log_loss(Y, P, out):
-    """Binary cross-entropy summed over outputs, mean over rows."""
-    total = np.vdot(Y, _log_clipped(P, out))
+def binary_log_loss(Y, P, out, weights=None):
+    """Binary cross-entropy summed over outputs, (weighted) mean over rows."""
+    total = _average(_log_clipped(P, out), weights, Y)
     # sum (1 - Y) log(1 - P) = sum log(1 - P) - sum Y log(1 - P)
     log_not = _log_clipped(P, out, complement=True)
-    total += float(log_not.sum()) - float(np.vdot(Y, log_not))
-    return -float(total) / P.shape[0]
+    total += _average(log_not, weights) - _average(log_not, weights, Y)
+    return -total
 
 
 LOSSES = {
@@ -77,7 +93,7 @@ LOSSES = {
 }
 
 
-def loss_and_delta(out_activation, Y, P, D):
+def loss_and_delta(out_activation, Y, P, D, weights=None):
     """Return the loss of ``P`` against ``Y`` and write the output delta into ``D``.
 
     Parameters
@@ -89,12 +105,15 @@ def loss_and_delta(out_activation, Y, P, D):
     P : ndarray of shape (n, k)
         Output activations.
     D : ndarray of shape (n, k)
-        Overwritten with ``dL/dZ = (P - Y) / n``.
+        Overwritten with ``dL/dZ = (P - Y) / n``, or ``v_i (P_i - Y_i)`` with weights.
+    weights : ndarray of shape (n,), optional
+        Normalised row weights ``v_i = w_i / sum_j w_j`` (they sum to one, or are all
+        zero for a batch without weight); None means ``v_i = 1/n``.
 
     Returns
     -------
     loss : float
-        The mean loss over the ``n`` rows (no penalty term).
+        The (weighted) mean loss over the ``n`` rows (no penalty term).
 
     Examples
     --------
@@ -102,8 +121,15 @@ def loss_and_delta(out_activation, Y, P, D):
     >>> P = np.array([[2.0]]); Y = np.array([[1.0]]); D = np.empty_like(P)
     >>> loss_and_delta("identity", Y, P, D), D
     (0.5, array([[1.]]))
+    >>> P = np.array([[2.0], [0.0]]); Y = np.zeros((2, 1)); D = np.empty_like(P)
+    >>> loss_and_delta("identity", Y, P, D, weights=np.array([0.75, 0.25])), D.ravel()
+    (1.5, array([1.5, 0. ]))
     """
-    loss = LOSSES[OUTPUT_LOSS[out_activation]](Y, P, D)  # D serves as scratch space
+    loss = LOSSES[OUTPUT_LOSS[out_activation]](Y, P, D, weights)  # D serves as scratch space
     np.subtract(P, Y, out=D)
-    np.multiply(D, 1.0 / P.shape[0], out=D)
+    # dL/dZ_i = v_i (P_i - Y_i), v_i = 1/n or the normalised weight of row i
+    if weights is None:
+        np.multiply(D, 1.0 / P.shape[0], out=D)
+    else:
+        np.multiply(D, weights[:, None], out=D)
     return loss

@@ -15,6 +15,14 @@ of the full objective ``1/n sum_i loss_i + alpha / (2n) ||W||**2`` for any
 batch size, so the penalty is the same whether one trains with batch 1 or the
 full batch (biases are not penalised).
 
+With sample weights ``w_i`` the batch mean becomes a weighted mean and ``n``
+the total weight::
+
+    J_B(W) = sum_{i in B} w_i loss_i / sum_{i in B} w_i  +  l2 / 2 * ||W||**2,
+    l2 = alpha / sum_i w_i
+
+so an integer weight ``w`` trains like the row repeated ``w`` times (in one batch).
+
 Examples
 --------
 >>> import numpy as np
@@ -51,6 +59,12 @@ def forward_pass(X, coefs, intercepts, activation, out_activation):
         A += b
         ACTIVATIONS[out_activation if j == last else activation](A)
     return A
+
+
+def _normalised(sample_weight):
+    """``v_i = w_i / sum_B w`` (all zero for a batch whose weights are all zero)."""
+    total = float(sample_weight.sum())
+    return sample_weight / total if total > 0 else np.zeros_like(sample_weight)
 
 
 class _Workspace:
@@ -186,7 +200,7 @@ class MLPNetwork:
         """Output activations for ``X`` (no dropout)."""
         return forward_pass(X, self.coefs, self.intercepts, self.activation, self.out_activation)
 
-    def loss_and_grad(self, X, Y, *, l2=0.0, rng=None, masks=None):
+    def loss_and_grad(self, X, Y, *, l2=0.0, rng=None, masks=None, sample_weight=None):
         """Return the minibatch objective ``J_B`` and store its gradient in ``grads``.
 
         Parameters
@@ -199,12 +213,15 @@ class MLPNetwork:
             Source of dropout masks; without it (and without ``masks``) no dropout.
         masks : list of ndarray, optional
             Fixed dropout masks, one per hidden layer (for gradient checks).
+        sample_weight : ndarray of shape (n,), optional
+            Non-negative row weights: ``J_B`` uses their weighted mean (module docstring).
         """
         ws = self.workspace(X.shape[0])
         if masks is None and self.dropout is not None and rng is not None:
             masks = [self.dropout.sample(rng, M) for M in ws.M]
         P = self._forward(X, ws, masks)
-        loss = loss_and_delta(self.out_activation, Y, P, ws.D[-1])
+        weights = None if sample_weight is None else _normalised(sample_weight)
+        loss = loss_and_delta(self.out_activation, Y, P, ws.D[-1], weights)
         self._backward(X, ws, masks)
         if l2:
             # J += l2/2 ||W||^2  =>  dJ/dW += l2 W   (one pass over the weight slice)

@@ -39,6 +39,29 @@ class UnknownLabelError(ValueError):
     """Some labels are not among the known classes."""
 
 
+def class_indices(y, classes):
+    """The position of each label of ``y`` in the sorted unique ``classes``.
+
+    Raises
+    ------
+    UnknownLabelError
+        If a label is not in ``classes``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> class_indices(np.array(["b", "a", "b"]), np.array(["a", "b"]))
+    array([1, 0, 1])
+    """
+    # classes is sorted: y[i] is known iff classes[searchsorted(classes, y[i])] == y[i]
+    index = np.minimum(np.searchsorted(classes, y), len(classes) - 1)
+    if not np.array_equal(classes[index], y):
+        unknown = np.setdiff1d(y, classes)
+        raise UnknownLabelError(f"`y` has classes {unknown} not among the known classes "
+                                f"{classes}.")
+    return index
+
+
 def encode_labels(y, classes, *, binary=False, dtype=np.float64):
     """One-hot rows of ``y`` over the sorted unique ``classes``.
 
@@ -68,12 +91,7 @@ def encode_labels(y, classes, *, binary=False, dtype=np.float64):
     >>> encode_labels(np.array([1.0, 3.0]), np.array([1, 3]), binary=True).ravel()
     array([0., 1.])
     """
-    # classes is sorted: y[i] is known iff classes[searchsorted(classes, y[i])] == y[i]
-    index = np.minimum(np.searchsorted(classes, y), len(classes) - 1)
-    if not np.array_equal(classes[index], y):
-        unknown = np.setdiff1d(y, classes)
-        raise UnknownLabelError(f"`y` has classes {unknown} not among the known classes "
-                                f"{classes}.")
+    index = class_indices(y, classes)
     if binary:
         return np.equal(index, 1).astype(dtype).reshape(-1, 1)
     return np.take(np.eye(len(classes), dtype=dtype), index, axis=0)  # row i = e_{index[i]}

@@ -3,7 +3,10 @@
 :class:`Trainer` knows nothing of the estimator: it shuffles once per epoch
 (one gather of ``X`` and ``Y`` into preallocated buffers), walks contiguous
 minibatches, asks the network for the batch objective and gradient, and lets
-the optimizer step.  The learning rate may be a float (one per epoch, from a
+the optimizer step.  Optional sample weights travel with their rows (same
+shuffle, same batches) and weight each batch's loss (see :mod:`tuner.nn.network`).
+A sparse ``X`` (anything with ``toarray``, e.g. scipy's CSR) is shuffled as it
+is and densified one minibatch at a time.  The learning rate may be a float (one per epoch, from a
 schedule) or a callable giving one per minibatch, and an ``on_batch`` callback
 sees every minibatch loss (this is how the learning-rate range test works).
 
@@ -31,8 +34,10 @@ import numpy as np
 EXPLOSION_FACTOR = 1e4
 
 
-class DivergenceError(FloatingPointError):
+class DivergenceError(FloatingPointError, ValueError):
     """The training loss (or a parameter) became NaN or infinite, or exploded.
+
+    A ``ValueError`` as well, as scikit-learn raises for non-finite weights.
 
     "Exploded" means a minibatch loss above ``EXPLOSION_FACTOR`` times the first
     minibatch loss the trainer saw (at least 1): gradient descent that works never
@@ -47,9 +52,13 @@ class DivergenceError(FloatingPointError):
 
     def __init__(self, *, epoch, learning_rate, value, what="training loss"):
         self.epoch, self.learning_rate, self.value, self.what = epoch, learning_rate, value, what
+        hint = "Lower learning_rate_init or scale the inputs."
+        if "exploded" not in what:  # scikit-learn's words for non-finite weights
+            hint = ("Solver produced non-finite parameter weights. The input data may contain "
+                    "large values and need to be preprocessed. " + hint)
         super().__init__(
             f"Training diverged at epoch {epoch} (learning rate {learning_rate:.6g}): "
-            f"the {what} became {value}. Lower learning_rate_init or scale the inputs."
+            f"the {what} became {value}. {hint}"
         )
 
     def __reduce__(self):
@@ -60,7 +69,7 @@ class DivergenceError(FloatingPointError):
 
 @dataclass
 class EpochResult:
-    """Summary of one pass: mean loss (weighted by batch size), updates, samples."""
+    """Summary of one pass: mean loss (weighted by batch weight or size), updates, samples."""
 
     loss: float
     n_updates: int
@@ -123,25 +132,41 @@ class Trainer:
         """Drop the gather buffers when pickled."""
         return {**self.__dict__, "_buffers": None}
 
-    def _gather(self, X, Y):
-        """One shuffled copy of ``X`` and ``Y`` per epoch, into reused buffers."""
+    def __setstate__(self, state):
+        """Restore; point the optimizer at the network's buffers again.
+
+        joblib unpickles every array on its own, so without this the optimizer
+        would update a detached copy of the weights after ``joblib.load``.
+        """
+        self.__dict__.update(state)
+        self.optimizer.params, self.optimizer.grads = self.network.params, self.network.grads
+
+    def _gather(self, X, Y, sample_weight):
+        """One shuffled copy of ``X``, ``Y`` (and the weights) per epoch, into reused buffers."""
         if not self.shuffle:
-            return X, Y
+            return X, Y, sample_weight
         perm = self.rng.permutation(X.shape[0])
+        weights = None if sample_weight is None else sample_weight[perm]
+        if not isinstance(X, np.ndarray):  # sparse: a shuffled sparse copy
+            return X[perm], np.take(Y, perm, axis=0), weights
         bufs = self._buffers
         if bufs is None or bufs[0].shape != X.shape or bufs[1].shape != Y.shape:
             bufs = self._buffers = (np.empty(X.shape, X.dtype), np.empty(Y.shape, Y.dtype))
-        return np.take(X, perm, axis=0, out=bufs[0]), np.take(Y, perm, axis=0, out=bufs[1])
+        return (np.take(X, perm, axis=0, out=bufs[0]), np.take(Y, perm, axis=0, out=bufs[1]),
+                weights)
 
-    def run_epoch(self, X, Y, lr, *, epoch=1, on_batch=None, max_updates=None):
+    def run_epoch(self, X, Y, lr, *, sample_weight=None, epoch=1, on_batch=None,
+                  max_updates=None):
         """One pass over ``X`` / ``Y``; returns an :class:`EpochResult`.
 
         Parameters
         ----------
         X, Y : ndarray
-            Inputs and 2-D targets in the network's dtype.
+            Inputs and 2-D targets in the network's dtype (``X`` may be sparse).
         lr : float or callable
             Learning rate, or ``lr(i)`` giving the rate of the ``i``-th minibatch.
+        sample_weight : ndarray of shape (n,), optional
+            Row weights (positive total); batches are the same as without them.
         epoch : int
             1-based epoch number, used in error messages.
         on_batch : callable, optional
@@ -160,23 +185,28 @@ class Trainer:
         n = X.shape[0]
         size = resolve_batch_size(self.batch_size, n)
         stop = n if max_updates is None else min(n, max(1, int(max_updates)) * size)
-        Xs, Ys = self._gather(X, Y)
-        l2, rng = self.alpha / n, self.rng
-        total, seen, i = 0.0, 0, 0
+        Xs, Ys, ws = self._gather(X, Y, sample_weight)
+        # l2 = alpha / n, n the epoch's rows or its total weight (network docstring)
+        l2, rng = self.alpha / (n if ws is None else float(ws.sum())), self.rng
+        total, mass, seen, i = 0.0, 0.0, 0, 0
         for i, start in enumerate(range(0, stop, size)):
             rows = slice(start, min(start + size, n))
-            loss = self.network.loss_and_grad(Xs[rows], Ys[rows], l2=l2, rng=rng)
+            w = None if ws is None else ws[rows]
+            loss = self.network.loss_and_grad(_dense(Xs[rows]), Ys[rows], l2=l2, rng=rng,
+                                              sample_weight=w)
             rate = lr(i) if callable(lr) else lr
             if on_batch is not None and on_batch(i, rate, loss):
-                return EpochResult(total / max(seen, 1), i, seen, stopped=True)
+                return EpochResult(total / mass if mass else 0.0, i, seen, stopped=True)
             self._check_loss(loss, epoch, rate)
             self.optimizer.step(rate)
-            total += loss * (rows.stop - rows.start)
+            # the epoch loss: batch losses weighted by each batch's rows (or weight)
+            batch_mass = rows.stop - rows.start if w is None else float(w.sum())
+            total, mass = total + loss * batch_mass, mass + batch_mass
             seen += rows.stop - rows.start
         if not np.isfinite(self.network.params).all():
             raise DivergenceError(epoch=epoch, learning_rate=rate, value="non-finite",
                                   what="network weights")
-        return EpochResult(total / seen, i + 1, seen)
+        return EpochResult(total / mass if mass else 0.0, i + 1, seen)
 
     def _check_loss(self, loss, epoch, rate):
         """Raise :class:`DivergenceError` on a non-finite or exploded minibatch loss."""
@@ -188,6 +218,11 @@ class Trainer:
             raise DivergenceError(epoch=epoch, learning_rate=rate, value=f"{loss:.3g}",
                                   what=f"training loss exploded (> {EXPLOSION_FACTOR:g} x its "
                                        f"first value {self.reference_loss:.3g}) and")
+
+
+def _dense(batch):
+    """A minibatch as a C-contiguous ndarray (sparse ones densified, dense ones as they are)."""
+    return batch if isinstance(batch, np.ndarray) else batch.toarray()
 
 
 class Plateau:
