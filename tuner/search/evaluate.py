@@ -26,6 +26,7 @@ Examples
 >>> from sklearn.linear_model import SGDClassifier
 >>> from sklearn.metrics import check_scoring
 >>> from sklearn.model_selection import KFold
+>>> from tuner.search.task import TrialTask
 >>> class Space:  # the SearchSpace protocol: suggest + resolve
 ...     def suggest(self, trial):
 ...         return {"alpha": trial.suggest_float("alpha", 1e-4, 1e-2, log=True)}
@@ -57,11 +58,10 @@ from sklearn.pipeline import Pipeline
 
 from tuner.search.budget import most_epochs
 from tuner.search.sklearn_private import rows, score_all
-from tuner.search.task import TrialTask
 from tuner.search.trials import write_attrs
 
 _logger = logging.getLogger(__name__)
-__all__ = ["TrialTask", "evaluate_trial", "refit_incremental", "resolve_params", "suggest_raw"]
+__all__ = ["evaluate_trial", "refit_incremental", "resolve_params", "suggest_raw"]
 
 
 
