@@ -5,7 +5,6 @@ import pytest
 from experiment_helpers import BASE, ROOT, error_of, write
 
 from tuner._experiment_lr import narrow_space
-from tuner._experiment_run import StepSpace
 from tuner.errors import ExperimentError
 from tuner.experiment import (
     build_estimator,
@@ -80,10 +79,11 @@ def test_run_experiment_scores_held_out_split_and_resumes(tmp_path):
     assert again.study_.trials[0].params == search.study_.trials[0].params
 
 
-def test_step_space_routes_resolved_params_to_the_step():
+def test_space_with_prefix_routes_resolved_params_to_the_step():
+    from tuner._experiment_run import STEP
     from tuner.spaces import SearchSpace
 
-    space = StepSpace(SearchSpace.load("lr_batch_coupled"))
+    space = SearchSpace.load("lr_batch_coupled").with_prefix(STEP)
     raw = {"batch_size": 64, "learning_rate_init": 0.1}
     assert space.resolve(raw) == {"mlp__batch_size": 64, "mlp__learning_rate_init": 0.025,
                                   "mlp__solver": "sgd", "mlp__momentum": 0.9,

@@ -7,15 +7,13 @@ Examples
 """
 
 import copy
-import difflib
 import re
 from pathlib import Path
 
 import yaml
 
-from tuner.errors import ConfigError, ExperimentError
+from tuner.errors import ConfigError, ExperimentError, SearchSpaceError, did_you_mean
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
 #: Columns of cv_results_ (besides parameters) a ``report.columns`` entry may name.
 RESULT_COLUMNS = ("mean_test_score", "std_test_score", "rank_test_score", "mean_train_score",
                   "mean_fit_time", "std_fit_time", "mean_score_time", "n_epochs", "n_updates",
@@ -98,52 +96,17 @@ def apply_overrides(data, overrides):
 
 # ---------------------------------------------------------------- search spaces
 
-def space_dirs(experiment_path=None):
-    """Directories searched for space files by name, most specific first."""
-    dirs = [Path.cwd() / "search_spaces"]
-    if experiment_path is not None:
-        here = Path(experiment_path).resolve().parent
-        dirs += [here / "search_spaces", here.parent / "search_spaces"]
-    dirs.append(PROJECT_ROOT / "search_spaces")
-    unique = []
-    for d in dirs:
-        if d.is_dir() and d.resolve() not in [u.resolve() for u in unique]:
-            unique.append(d)
-    return unique
+def _space_file(ref, experiment_path, source):
+    """The file ``search_space.file`` names (:func:`tuner.spaces.find_space_file`)."""
+    from tuner.spaces import find_space_file, list_spaces
 
-
-def list_spaces(experiment_path=None):
-    """Every space file found by :func:`space_dirs`: {name: path}, first found wins.
-
-    Examples
-    --------
-    >>> "mlp_default" in list_spaces()
-    True
-    """
-    found = {}
-    for d in space_dirs(experiment_path):
-        for path in sorted(d.glob("*.y*ml")):
-            found.setdefault(path.stem, path)
-    return found
-
-
-def find_space_file(ref, experiment_path=None, *, source=None):
-    """Resolve ``search_space.file``: a path (relative to the experiment or cwd) or a name."""
-    ref_path = Path(ref)
-    bases = [Path(experiment_path).resolve().parent] if experiment_path else []
-    for base in [*bases, Path.cwd()]:
-        candidate = ref_path if ref_path.is_absolute() else base / ref_path
-        if candidate.is_file():
-            return candidate
-    known = list_spaces(experiment_path)
-    if len(ref_path.parts) == 1 and ref_path.suffix in ("", ".yaml", ".yml") \
-            and ref_path.stem in known:
-        return known[ref_path.stem]
-    close = difflib.get_close_matches(str(ref), list(known), n=1)
-    hint = f" (did you mean {close[0]!r}?)" if close else ""
-    raise ExperimentError(f"search space not found{hint}", source=source,
-                          key="search_space.file", value=ref,
-                          allowed=", ".join(known) + ", or a path to a .yaml file")
+    try:
+        return find_space_file(ref, experiment_path=experiment_path)
+    except SearchSpaceError:
+        known = list_spaces(experiment_path)
+        raise ExperimentError(f"search space not found{did_you_mean(ref, known)}",
+                              source=source, key="search_space.file", value=ref,
+                              allowed=", ".join(known) + ", or a path to a .yaml file") from None
 
 
 def _merge_overrides(spec_dict, override, *, source):
@@ -178,13 +141,12 @@ def _resource(err, source, prefix):
 
 def resolve_space(config, experiment_path=None):
     """Build the SearchSpace of an experiment (file or inline, then overrides)."""
-    from tuner.errors import SearchSpaceError
     from tuner.spaces import SearchSpace
 
     source = str(experiment_path) if experiment_path else None
     cfg = config.search_space
     if cfg.file is not None:
-        space = SearchSpace.load(find_space_file(cfg.file, experiment_path, source=source))
+        space = SearchSpace.load(_space_file(cfg.file, experiment_path, source))
         if not cfg.override:
             return space
         spec, prefix = space.to_dict(), "search_space.override"
@@ -220,10 +182,8 @@ def check_task(experiment, data):
 
 def _unknown(name, choices, *, source, key, value):
     """An ExperimentError for a name that is not among ``choices``, with a did-you-mean."""
-    close = difflib.get_close_matches(str(name), list(choices), n=1)
-    hint = f" (did you mean {close[0]!r}?)" if close else ""
-    return ExperimentError(f"unknown name{hint}", source=source, key=key, value=value,
-                           allowed=", ".join(sorted(choices)))
+    return ExperimentError(f"unknown name{did_you_mean(name, choices)}", source=source, key=key,
+                           value=value, allowed=", ".join(sorted(choices)))
 
 
 def _invalid_param(exc, source, prefix, values):
@@ -259,8 +219,6 @@ def _check_space_values(experiment, estimator):
     from sklearn.base import clone
     from sklearn.utils._param_validation import InvalidParameterError
 
-    from tuner.errors import SearchSpaceError
-
     space, rng = experiment.space, np.random.default_rng(0)
     try:
         points = space.grid(max_grid_size=200)
@@ -285,8 +243,7 @@ def check_semantics(experiment):
     n_workers(experiment.config.n_jobs, source=experiment.where)
     estimator = _check_estimator_params(experiment)
     valid, where = estimator.get_params(), experiment.where
-    spec = experiment.space.to_dict()
-    for name in {n: 0 for group in spec.get("union", [spec]) for n in group["parameters"]}:
+    for name in experiment.space:
         if name not in valid:
             raise _unknown(name, valid, source=where, key=f"search_space.parameters.{name}",
                            value=name)

@@ -127,7 +127,7 @@ def narrow_space(space, results, n_samples):
     >>> narrow_space(space, found, 100).to_dict()["parameters"]["learning_rate_init"]
     {'type': 'float', 'low': 0.001, 'high': 0.1, 'log': True, 'grid': [0.001, 0.1]}
     """
-    if hasattr(space, "members"):
+    if space.grid_only:
         raise SearchSpaceError("--write-space needs a single space, not a union of sub-grids",
                                source=space.source, key=NAME)
     results = [results] if hasattr(results, "suggested_range") else list(results)

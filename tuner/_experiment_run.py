@@ -135,64 +135,9 @@ def cv_splitter(experiment):
     return cls(n_splits=experiment.cv, shuffle=True, random_state=experiment.config.seed)
 
 
-class StepSpace:
-    """A search space whose estimator parameters go to one step of a Pipeline.
-
-    Raw points (what Optuna stores, what plots and summaries show) keep the
-    plain names of the space (``learning_rate_init``); :meth:`resolve` returns
-    ``mlp__learning_rate_init`` so the search can ``set_params`` on the Pipeline.
-
-    Examples
-    --------
-    >>> from tuner.spaces import SearchSpace
-    >>> space = StepSpace(SearchSpace.load({"alpha": [0.1, 1.0]}), "mlp")
-    >>> space.grid(), space.resolve({"alpha": 0.1})
-    ([{'alpha': 0.1}, {'alpha': 1.0}], {'mlp__alpha': 0.1})
-    """
-
-    def __init__(self, space, step=STEP):
-        self.space, self.step = space, step
-
-    def __repr__(self):
-        return f"StepSpace({self.space!r}, step={self.step!r})"
-
-    def __contains__(self, name):
-        return name.removeprefix(f"{self.step}__") in self.space
-
-    names = property(lambda self: self.space.names, doc="Tunable (raw) parameter names.")
-    members = property(lambda self: getattr(self.space, "members", None),
-                       doc="Sub-spaces of a union of grids, else None.")
-    description = property(lambda self: self.space.description, doc="The space's text.")
-
-    def suggest(self, trial):
-        """Raw params from an Optuna trial (plain names)."""
-        return self.space.suggest(trial)
-
-    def sample(self, rng=None):
-        """Raw params drawn without Optuna."""
-        return self.space.sample(rng)
-
-    def grid(self, **kwargs):
-        """Raw grid points (plain names)."""
-        return self.space.grid(**kwargs)
-
-    def resolve(self, raw, *, n_samples=None):
-        """Estimator params of a raw point, named ``<step>__<name>``."""
-        params = self.space.resolve(raw, n_samples=n_samples)
-        return {f"{self.step}__{name}": value for name, value in params.items()}
-
-    def upper_bound(self, name):
-        """Largest value of a numeric parameter (plain or prefixed name)."""
-        return self.space.upper_bound(name.removeprefix(f"{self.step}__"))
-
-    def to_dict(self):
-        """The space as YAML-able dict (plain names)."""
-        return self.space.to_dict()
-
-
 def search_space(experiment, estimator):
     """The space to hand to the driver: routed to the Pipeline's step when there is one."""
-    return StepSpace(experiment.space) if hasattr(estimator, "steps") else experiment.space
+    return experiment.space.with_prefix(STEP) if hasattr(estimator, "steps") else experiment.space
 
 
 class HeldOutScore:

@@ -42,7 +42,6 @@ Examples
 ('iris', 'optuna', True)
 """
 
-import difflib
 import re
 import typing
 from typing import Any, Literal
@@ -58,19 +57,13 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from tuner.datasets import FILE_SUFFIXES, available
-from tuner.errors import ExperimentError
+from tuner.errors import ExperimentError, did_you_mean
 
 
 def _fail(message, allowed=None, *, key=None, **value):
     """A validation error carrying ``allowed``, a sub-``key`` and ``value`` to the message."""
     ctx = {"allowed": allowed, "key": key, **value}
     return PydanticCustomError("tuner", message, {k: v for k, v in ctx.items() if v is not None})
-
-
-def _closest(word, choices):
-    """The closest choice to ``word`` or None."""
-    close = difflib.get_close_matches(str(word), [str(c) for c in choices], n=1)
-    return close[0] if close else None
 
 
 class _Section(BaseModel):
@@ -104,9 +97,8 @@ class DatasetConfig(_Section):
             raise _fail("give exactly one of dataset.name and dataset.path",
                         "name: <bundled set or generator> or path: <file.csv|.parquet>")
         if self.name is not None and self.name not in available():
-            close = _closest(self.name, available())
-            hint = f" (did you mean {close!r}?)" if close else ""
-            raise _fail(f"unknown dataset{hint}", ", ".join(available()) + ", or path: <file>",
+            raise _fail(f"unknown dataset{did_you_mean(self.name, available())}",
+                        ", ".join(available()) + ", or path: <file>",
                         key="name", value=self.name)
         if self.path is not None and self.target is None:
             raise _fail("a data file needs a target (the label column)",
@@ -306,12 +298,10 @@ def _message(error, loc):
     kind, msg = error["type"], error["msg"]
     if kind == "extra_forbidden":
         model = _model_at(loc)
-        close = _closest(loc[-1], model.model_fields) if model else None
-        return "unknown key" + (f" (did you mean {close!r}?)" if close else "")
+        return "unknown key" + did_you_mean(loc[-1], model.model_fields if model else ())
     if kind == "literal_error":
         choices = re.findall(r"'([^']*)'", (error.get("ctx") or {}).get("expected", ""))
-        close = _closest(error.get("input"), choices)
-        return "not a valid choice" + (f" (did you mean {close!r}?)" if close else "")
+        return "not a valid choice" + did_you_mean(error.get("input"), choices)
     if kind == "missing":
         return "required key is missing"
     msg = re.sub(r" or instance of \w+", "", msg)

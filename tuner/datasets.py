@@ -16,7 +16,6 @@ Examples
 (50, 3)
 """
 
-import difflib
 import inspect
 import warnings
 from dataclasses import dataclass, field
@@ -24,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tuner.errors import DataError, ExperimentError
+from tuner.errors import DataError, ExperimentError, did_you_mean
 
 #: Bundled scikit-learn datasets (no download): name -> (loader, task).
 BUNDLED = {
@@ -107,12 +106,6 @@ def available():
     return sorted(BUNDLED) + sorted(GENERATORS)
 
 
-def _did_you_mean(word, choices):
-    """' (did you mean 'x'?)' for the closest choice, or ''."""
-    close = difflib.get_close_matches(str(word), [str(c) for c in choices], n=1)
-    return f" (did you mean {close[0]!r}?)" if close else ""
-
-
 def load_dataset(name=None, *, path=None, target=None, features=None, params=None,
                  raw=False, source=None, random_state=None):
     """Load a dataset by name or from a file.
@@ -169,7 +162,7 @@ def load_dataset(name=None, *, path=None, target=None, features=None, params=Non
         return _load_bundled(name, target=target, source=source)
     if name in GENERATORS:
         return _generate(name, params or {}, source=source, random_state=random_state)
-    raise ExperimentError(f"unknown dataset{_did_you_mean(name, available())}", source=source,
+    raise ExperimentError(f"unknown dataset{did_you_mean(name, available())}", source=source,
                           key="dataset.name", value=name,
                           allowed=", ".join(available()) + ", or path: <file.csv|.parquet>")
 
@@ -185,7 +178,7 @@ def _load_bundled(name, *, target=None, source=None):
     if target is not None:
         if y.ndim != 2 or target not in target_names:
             allowed = ", ".join(target_names) if y.ndim == 2 else f"omit target for {name}"
-            raise DataError(f"unknown target{_did_you_mean(target, target_names)}",
+            raise DataError(f"unknown target{did_you_mean(target, target_names)}",
                             source=source, key="dataset.target", value=target, allowed=allowed)
         y = y[:, target_names.index(target)]
     feature_names = [str(f) for f in getattr(bunch, "feature_names", range(X.shape[1]))]
@@ -200,7 +193,7 @@ def _generate(name, params, *, source=None, random_state=None):
     accepted = [p for p in inspect.signature(func).parameters if p != "return_X_y"]
     for key in params:
         if key not in accepted:
-            raise ExperimentError(f"unknown argument of {name}{_did_you_mean(key, accepted)}",
+            raise ExperimentError(f"unknown argument of {name}{did_you_mean(key, accepted)}",
                                   source=source, key=f"dataset.params.{key}", value=params[key],
                                   allowed=", ".join(accepted))
     kwargs = dict(params)
@@ -258,7 +251,7 @@ def load_file(path, *, target, features=None, raw=False, source=None):
     for key, wanted in [("dataset.target", [target]), ("dataset.features", features or [])]:
         for column in wanted:
             if column not in columns:
-                raise DataError(f"column not found in {path}{_did_you_mean(column, columns)}",
+                raise DataError(f"column not found in {path}{did_you_mean(column, columns)}",
                                 source=source, key=key, value=column, allowed=", ".join(columns))
     features = list(features) if features else [c for c in columns if c != target]
     frame = _drop_missing_targets(frame, target, path)

@@ -3,9 +3,34 @@
 Examples
 --------
 >>> err = ConfigError("must be positive", source="exp.yaml", key="cv", value=-1, allowed="int >= 2")
->>> str(err)
-"exp.yaml: cv: must be positive (got -1; allowed: int >= 2)"
+>>> print(err)
+exp.yaml: cv: must be positive (got -1; allowed: int >= 2)
 """
+
+import difflib
+
+
+def did_you_mean(word, options):
+    """The hint ``" (did you mean 'x'?)"`` naming the option closest to `word`, or ``""``.
+
+    THE did-you-mean of every user error (unknown keys, names, kinds, files).
+
+    Parameters
+    ----------
+    word : object
+        What the user wrote (compared as text).
+    options : iterable
+        The accepted values.
+
+    Examples
+    --------
+    >>> did_you_mean("lerning_rate", ["learning_rate", "batch_size"])
+    " (did you mean 'learning_rate'?)"
+    >>> did_you_mean("zzz", ["learning_rate"])
+    ''
+    """
+    close = difflib.get_close_matches(str(word), [str(o) for o in options], n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""
 
 
 class TunerError(Exception):

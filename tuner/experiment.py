@@ -29,7 +29,6 @@ from tuner._experiment_files import (
     apply_overrides,
     check_semantics,
     check_task,
-    list_spaces,
     read_yaml,
     resolve_space,
 )
@@ -47,6 +46,7 @@ from tuner._experiment_tracking import (
     make_tracker,
     worker_tracker,
 )
+from tuner.spaces import list_spaces
 
 __all__ = ["Experiment", "build_estimator", "build_search", "epoch_budget", "list_spaces",
            "load_experiment", "make_tracker", "n_trials_budget", "run_experiment", "run_worker",

@@ -31,7 +31,7 @@ from sklearn.utils.multiclass import unique_labels
 from tuner.errors import ConfigError
 from tuner.search.budget import RESOURCES, check_budget, max_resource, resolve_pruner
 from tuner.search.callbacks import CallbackList, TrialPrinter
-from tuner.search.evaluate import refit_incremental, resolve_params
+from tuner.search.evaluate import refit_incremental
 from tuner.search.loop import join_study, wait_for_others
 from tuner.search.results import build_cv_results
 from tuner.search.seeds import worker_seeds
@@ -44,8 +44,6 @@ from tuner.search.workers import WorkerJob, run_in_process, run_workers
 
 def load_space(space):
     """A SearchSpace from a SearchSpace, YAML path, dict or sklearn grid/distributions."""
-    if callable(getattr(space, "suggest", None)) and callable(getattr(space, "resolve", None)):
-        return space
     from tuner.spaces import SearchSpace
 
     return SearchSpace.load(space)
@@ -277,7 +275,7 @@ class BaseSearch(MetaEstimatorMixin, BaseEstimator):
     def _params_of(task, trial):
         """Estimator params of a trial: resolved from its raw params, else as stored."""
         try:
-            return resolve_params(task.space, dict(trial.params), task.n_samples)
+            return task.space.resolve(dict(trial.params), n_samples=task.n_samples)
         except Exception:  # params of a trial that failed while suggesting
             return dict(read_attrs(trial).params)
 

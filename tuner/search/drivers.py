@@ -98,7 +98,7 @@ _ATTRIBUTES = """
 
 def _check_n_trials(n_trials, space):
     """A positive integer number of trials (and a space that can be sampled), or ConfigError."""
-    if getattr(space, "members", None) is not None:
+    if space.grid_only:
         raise ConfigError("a list of param grids can only be searched by GridSearch",
                           key="space", value="list of grids",
                           allowed="GridSearch, or one dict of lists / distributions")

@@ -26,15 +26,13 @@ Examples
 >>> from sklearn.linear_model import SGDClassifier
 >>> from sklearn.metrics import check_scoring
 >>> from sklearn.model_selection import KFold
+>>> from scipy.stats import loguniform
 >>> from tuner.search.task import TrialTask
->>> class Space:  # the SearchSpace protocol: suggest + resolve
-...     def suggest(self, trial):
-...         return {"alpha": trial.suggest_float("alpha", 1e-4, 1e-2, log=True)}
-...     def resolve(self, raw):
-...         return dict(raw)
+>>> from tuner.spaces import SearchSpace
 >>> X, y = load_iris(return_X_y=True)
 >>> est = SGDClassifier(max_iter=3, random_state=0)
->>> task = TrialTask(estimator=est, X=X, y=y, space=Space(),
+>>> space = SearchSpace.load({"alpha": loguniform(1e-4, 1e-2)})
+>>> task = TrialTask(estimator=est, X=X, y=y, space=space,
 ...                  splits=list(KFold(3, shuffle=True, random_state=0).split(X)),
 ...                  scorers={"score": check_scoring(est)}, classes=[0, 1, 2])
 >>> study = optuna.create_study(direction="maximize")
@@ -56,47 +54,21 @@ import optuna
 from sklearn.base import clone
 from sklearn.pipeline import Pipeline
 
+from tuner.nn.training import resolve_batch_size
 from tuner.search.budget import most_epochs
 from tuner.search.sklearn_private import rows, score_all
-from tuner.search.trials import write_attrs
+from tuner.search.trials import GRID_ATTR, write_attrs
 
 _logger = logging.getLogger(__name__)
-__all__ = ["evaluate_trial", "refit_incremental", "resolve_params", "suggest_raw"]
+__all__ = ["evaluate_trial", "refit_incremental"]
 
-
-
-def resolve_params(space, raw, n_samples=None):
-    """Estimator parameters of the raw point ``raw`` (``n_samples`` if ``resolve`` takes it)."""
-    if "n_samples" in inspect.signature(space.resolve).parameters:
-        return space.resolve(raw, n_samples=n_samples)
-    return space.resolve(raw)
-
-
-def suggest_raw(space, trial):
-    """The trial's raw point: ``space.suggest``, or the enqueued point for a union of grids."""
-    point = trial.user_attrs.get("grid_point")
-    if getattr(space, "members", None) is None or point is None:
-        return space.suggest(trial)
-    # A union (list of sklearn param grids) has no single distribution per name:
-    # record each enqueued value in a categorical over all the values the name
-    # takes in the union's grid (Optuna needs one distribution per name per study).
-    choices = {}
-    for grid_point in space.grid():
-        for name, value in grid_point.items():
-            choices.setdefault(name, [])
-            if value not in choices[name]:
-                choices[name].append(value)
-    return {name: trial.suggest_categorical(name, choices[name]) for name in point}
 
 
 def _batches_per_epoch(estimator, n_train):
     """Weight updates per epoch implied by ``batch_size`` (1 sample per update without it)."""
     batch = estimator.get_params().get("batch_size", 1)
-    if batch == "auto":
-        batch = min(200, n_train)
-    elif batch in (None, "full"):
-        batch = n_train
-    return math.ceil(n_train / max(1, min(int(batch), n_train)))
+    batch = resolve_batch_size("full" if batch is None else batch, n_train)
+    return math.ceil(n_train / max(1, batch))
 
 
 class _Fold:
@@ -331,7 +303,8 @@ def evaluate_trial(trial, task):
     --------
     See the module docstring (``study.optimize(lambda t: evaluate_trial(t, task))``).
     """
-    params = resolve_params(task.space, suggest_raw(task.space, trial), task.n_samples)
+    raw = task.space.suggest(trial, point=trial.user_attrs.get(GRID_ATTR))
+    params = task.space.resolve(raw, n_samples=task.n_samples)
     write_attrs(trial, params=params)
     progress = _Progress()
     try:

@@ -33,7 +33,7 @@ from functools import partial
 import optuna
 from threadpoolctl import threadpool_limits
 
-from tuner.search.evaluate import evaluate_trial, resolve_params
+from tuner.search.evaluate import evaluate_trial
 from tuner.search.loop import counted_trials, run_trials
 from tuner.search.task import TrialTask
 from tuner.search.trials import TrialRecord
@@ -67,7 +67,7 @@ class _TrialEnd:
 
     def __call__(self, study, frozen_trial):
         try:
-            params = resolve_params(self.task.space, frozen_trial.params, self.task.n_samples)
+            params = self.task.space.resolve(frozen_trial.params, n_samples=self.task.n_samples)
         except Exception:  # a trial whose suggest failed has incomplete params
             params = None
         record = TrialRecord.from_trial(frozen_trial, params=params, metric=self.task.objective,

@@ -1,118 +1,31 @@
-"""Parameter kinds of a search space (private helpers of :mod:`tuner.spaces`).
+"""Numeric parameter kinds: float and int ranges, powers of a base, derived ``scale_with``.
 
-Each kind parses and validates one parameter spec, lists its grid values,
-draws a value with numpy and asks an Optuna trial for one. Values produced
-here are *raw*: what Optuna stores (None, bool, int, float or str).
+A range is ``[low, high]``, optionally ``log`` or on a ``step`` lattice; its grid
+is ``grid:`` or ``n_points`` values spread over it. An int with ``base: 2``
+takes the powers of two inside the range. A float with ``scale_with:
+batch_size`` is derived: ``resolve`` returns ``base * B / reference`` (``rule:
+linear``) or ``base * sqrt(B / reference)`` (``rule: sqrt``), where B is the
+batch size :func:`tuner.nn.training.resolve_batch_size` trains with.
+
+Examples
+--------
+>>> IntParam("batch_size", {"type": "int", "low": 16, "high": 64, "base": 2}, "<dict>").powers
+[16, 32, 64]
 """
 
 import contextlib
-import difflib
 import math
-import numbers
 
 import numpy as np
 
-from tuner.errors import SearchSpaceError
+from tuner.errors import did_you_mean
+from tuner.nn.training import resolve_batch_size
+from tuner.spaces.params import Param, is_number, randint
 
 DEFAULT_N_POINTS = 3
 RULES = ("linear", "sqrt")
 DEFAULT_REFERENCE = 256
-AUTO_BATCH_SIZE = 200  # the estimators' batch_size="auto" means min(200, n_samples)
 _LATTICE_TOL = 1e-8  # the tolerance Optuna's FloatDistribution uses for `step`
-
-
-def did_you_mean(word, options):
-    """Return ' (did you mean X?)' for the closest option, or ''."""
-    close = difflib.get_close_matches(str(word), [str(o) for o in options], n=1)
-    return f" (did you mean {close[0]!r}?)" if close else ""
-
-
-def to_python(value):
-    """Turn numpy scalars and arrays into plain Python values."""
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    return value.item() if isinstance(value, np.generic) else value
-
-
-def _is_number(value):
-    """True for int/float values that are not bools."""
-    return isinstance(value, numbers.Real) and not isinstance(value, bool)
-
-
-class Param:
-    """Base of the parameter kinds: name, spec, condition and error helper."""
-
-    kind = ""
-    keys = frozenset({"type", "when"})
-    tunable = True
-
-    def __init__(self, name, spec, source):
-        self.name, self.source = name, source
-        self.spec = {key: to_python(value) for key, value in spec.items()}
-        for key in self.spec:
-            if key not in self.keys:
-                raise self.error(f"unknown key {key!r}{did_you_mean(key, self.keys)}",
-                                 allowed=", ".join(sorted(self.keys)))
-        self.when = self._parse_when(self.spec.get("when"))
-
-    def error(self, message, *, field=None, value=SearchSpaceError._UNSET, allowed=None):
-        """Build a SearchSpaceError naming the source file and this parameter."""
-        key = f"{self.name}.{field}" if field else self.name
-        return SearchSpaceError(message, source=self.source, key=key, value=value,
-                                allowed=allowed)
-
-    def _parse_when(self, when):
-        """Map each parent parameter to the tuple of values that activate this one."""
-        if when is None:
-            return {}
-        if not isinstance(when, dict) or not when:
-            raise self.error("'when' must map a parameter name to a value or list of values",
-                             field="when", value=when)
-        parsed = {}
-        for parent, allowed in when.items():
-            values = tuple(allowed) if isinstance(allowed, list | tuple) else (allowed,)
-            if not values:
-                raise self.error("empty list of allowed values", field=f"when.{parent}")
-            parsed[str(parent)] = values
-        return parsed
-
-    def _grid_list(self):
-        """The ``grid:`` list as written (None when absent); a non-empty list or an error."""
-        grid = self.spec.get("grid")
-        if grid is not None and (not isinstance(grid, list) or not grid):
-            raise self.error("grid must be a non-empty list", field="grid", value=grid)
-        return grid
-
-    def holds(self, context):
-        """True when every parent named in `when` has one of its allowed values."""
-        return all(context.get(parent, _Absent) in values
-                   for parent, values in self.when.items())
-
-    def raw_values(self):
-        """Every raw value this parameter can take, if finite (for condition checks)."""
-        return None
-
-    def decode(self, raw):
-        """Turn a raw value into the estimator's value."""
-        return raw
-
-    def to_dict(self):
-        """The spec as a YAML-able mapping, `type` first."""
-        return {"type": self.kind, **{k: v for k, v in self.spec.items() if k != "type"}}
-
-    def describe(self):
-        """One-line human summary used by ``SearchSpace.__repr__``."""
-        return self.kind + self.when_text()
-
-    def when_text(self):
-        """' when solver in [sgd]' or ''."""
-        if not self.when:
-            return ""
-        return " when " + ", ".join(f"{k} in {list(v)}" for k, v in self.when.items())
-
-
-class _Absent:
-    """Sentinel for a parent parameter absent from a point."""
 
 
 class RangeParam(Param):
@@ -179,7 +92,7 @@ class RangeParam(Param):
 
     def contains(self, value):
         """True if Optuna's distribution used by `suggest` contains value."""
-        if not _is_number(value) or not self.low <= value <= self.high:
+        if not is_number(value) or not self.low <= value <= self.high:
             return False
         return self.step is None or self._on_lattice(value)
 
@@ -235,7 +148,17 @@ class RangeParam(Param):
 
 
 class FloatParam(RangeParam):
-    """A real-valued parameter: uniform, log-uniform or on a step lattice."""
+    """A real-valued parameter: uniform, log-uniform or on a step lattice.
+
+    Parameters are those of :class:`~tuner.spaces.params.Param`.
+
+    Examples
+    --------
+    >>> lr = FloatParam("lr", {"type": "float", "low": 1e-3, "high": 0.1, "log": True,
+    ...                        "scale_with": "batch_size"}, "<dict>")
+    >>> lr.grid_values(), lr.scale(0.1, "auto", 1000)
+    ([0.001, 0.01, 0.1], 0.078125)
+    """
 
     kind = "float"
     keys = RangeParam.keys | {"scale_with", "rule", "reference"}
@@ -250,7 +173,7 @@ class FloatParam(RangeParam):
         if isinstance(value, str):
             with contextlib.suppress(ValueError):
                 value = float(value)
-        if not _is_number(value) or not math.isfinite(value):
+        if not is_number(value) or not math.isfinite(value):
             raise self.error(f"{field} must be a finite number", field=field, value=value)
         return float(value)
 
@@ -267,7 +190,7 @@ class FloatParam(RangeParam):
             raise self.error(f"unknown rule{did_you_mean(rule, RULES)}", field="rule",
                              value=rule, allowed=", ".join(RULES))
         reference = self.spec.get("reference", DEFAULT_REFERENCE)
-        if not _is_number(reference) or reference <= 0:
+        if not is_number(reference) or reference <= 0:
             raise self.error("reference must be a positive number", field="reference",
                              value=reference)
         return str(target), rule, reference
@@ -297,8 +220,25 @@ class FloatParam(RangeParam):
 
     def scale(self, base_value, batch_size, n_samples):
         """Effective value: base * (B / reference) (linear) or * sqrt(B / reference)."""
-        ratio = effective_batch_size(self, batch_size, n_samples) / self.reference
+        ratio = self._batch_size(batch_size, n_samples) / self.reference
         return base_value * (ratio if self.rule == "linear" else math.sqrt(ratio))
+
+    def _batch_size(self, batch_size, n_samples):
+        """B of the scaling rule: the batch size training uses (ints as given without n)."""
+        if batch_size is None:
+            raise self.error(f"derived value needs {self.scale_with!r}, absent from the point",
+                             field="scale_with")
+        if isinstance(batch_size, str):
+            if batch_size not in ("full", "auto"):
+                raise self.error(f"cannot scale with {self.scale_with}={batch_size!r}",
+                                 field="scale_with", allowed="an int, 'full' or 'auto'")
+            if n_samples is None:
+                raise self.error(f"{self.scale_with}={batch_size!r} needs the number of "
+                                 "training samples: call resolve(raw, n_samples=...)",
+                                 field="scale_with")
+        elif n_samples is None:
+            return batch_size
+        return resolve_batch_size(batch_size, n_samples)
 
     def describe(self):
         """Summary including the scaling rule."""
@@ -308,25 +248,99 @@ class FloatParam(RangeParam):
         return text
 
 
-def effective_batch_size(param, batch_size, n_samples):
-    """The batch size actually used: 'full' is n, 'auto' is min(200, n), ints clip to n."""
-    if batch_size is None:
-        raise param.error(f"derived value needs {param.scale_with!r}, absent from the point",
-                          field="scale_with")
-    if isinstance(batch_size, str):
-        if batch_size not in ("full", "auto"):
-            raise param.error(f"cannot scale with {param.scale_with}={batch_size!r}",
-                              field="scale_with", allowed="an int, 'full' or 'auto'")
-        if n_samples is None:
-            raise param.error(f"{param.scale_with}={batch_size!r} needs the number of "
-                              "training samples: call resolve(raw, n_samples=...)",
-                              field="scale_with")
-        return n_samples if batch_size == "full" else min(AUTO_BATCH_SIZE, n_samples)
-    return batch_size if n_samples is None else min(batch_size, n_samples)
+class IntParam(RangeParam):
+    """An integer parameter; with ``base: b`` it takes the powers of b in [low, high].
 
+    Powers of two are suggested with ``suggest_categorical`` over the ascending
+    powers (see :mod:`tuner.spaces` for why): the stored value is the batch size itself.
+    Parameters are those of :class:`~tuner.spaces.params.Param`.
 
-def randint(rng, low, high):
-    """Uniform integer in [low, high] from a numpy Generator or RandomState."""
-    if hasattr(rng, "integers"):
-        return int(rng.integers(low, high + 1))
-    return int(rng.randint(low, high + 1))
+    Examples
+    --------
+    >>> IntParam("max_iter", {"type": "int", "low": 5, "high": 25}, "<dict>").grid_values()
+    [5, 15, 25]
+    """
+
+    kind = "int"
+    keys = RangeParam.keys | {"base"}
+
+    def __init__(self, name, spec, source):
+        super().__init__(name, spec, source)
+        self.base = self._parse_base()
+        self.grid = self._parse_grid()
+
+    def _coerce(self, value, field):
+        """Accept integers (and integral floats such as 1e3 from YAML)."""
+        if is_number(value) and float(value).is_integer():
+            return int(value)
+        raise self.error(f"{field} must be an integer", field=field, value=value)
+
+    def _parse_base(self):
+        """Validate ``base`` and list the powers of it inside [low, high]."""
+        base = self.spec.get("base")
+        if base is None:
+            return None
+        if isinstance(base, bool) or not isinstance(base, int) or base < 2:
+            raise self.error("base must be an integer >= 2", field="base", value=base)
+        if self.log or self.step is not None:
+            raise self.error("base cannot be combined with log or step", field="base",
+                             value=base)
+        if self.low < 1:
+            raise self.error("base needs low >= 1", field="low", value=self.low)
+        self.powers, power = [], 1
+        while power <= self.high:
+            if power >= self.low:
+                self.powers.append(power)
+            power *= base
+        if not self.powers:
+            raise self.error(f"no power of {base} inside the range", field="base",
+                             value=base, allowed=f"[{self.low}, {self.high}]")
+        return base
+
+    def contains(self, value):
+        """True if `suggest` can return value (a power of base when base is set)."""
+        if self.base is not None:
+            return is_number(value) and value in self.powers
+        return super().contains(value)
+
+    def raw_values(self):
+        """All values when the parameter is a set of powers."""
+        return list(self.powers) if self.base is not None else None
+
+    def _range_text(self):
+        """Range summary, mentioning the base."""
+        text = super()._range_text()
+        return f"{text} powers of {self.base}" if self.base is not None else text
+
+    def _snap(self, value):
+        """Round a computed grid value onto the integer (step) lattice."""
+        step = self.step or 1
+        return int(self.low + round((value - self.low) / step) * step)
+
+    def grid_values(self):
+        """Explicit grid, all powers of base, or n_points rounded and de-duplicated."""
+        if self.grid is None and self.base is not None:
+            return list(self.powers)
+        return super().grid_values()
+
+    def upper_bound(self):
+        """Largest value (the largest power when base is set)."""
+        return self.powers[-1] if self.base is not None else self.high
+
+    def sample(self, rng):
+        """Draw like Optuna's RandomSampler (log: uniform in log(low-0.5)..log(high+0.5))."""
+        if self.base is not None:
+            return self.powers[randint(rng, 0, len(self.powers) - 1)]
+        if self.log:
+            # widen by half a unit each side so that rounding gives the ends a fair share
+            log_value = rng.uniform(math.log(self.low - 0.5), math.log(self.high + 0.5))
+            return int(min(max(round(math.exp(log_value)), self.low), self.high))
+        step = self.step or 1
+        return self.low + step * randint(rng, 0, (self.high - self.low) // step)
+
+    def suggest(self, trial):
+        """suggest_int, or suggest_categorical over the powers when base is set."""
+        if self.base is not None:
+            return trial.suggest_categorical(self.name, self.powers)
+        return trial.suggest_int(self.name, low=self.low, high=self.high, step=self.step or 1,
+                                 log=self.log)

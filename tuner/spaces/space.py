@@ -1,70 +1,20 @@
-"""Search spaces: one YAML file (or dict) drives grid, random and Optuna search.
+"""SearchSpace: the one protocol of grid, random and Optuna search over a space.
 
-A space lists parameters by kind::
-
-    description: free text
-    parameters:
-      learning_rate_init: {type: float, low: 1.0e-4, high: 0.1, log: true,
-                           scale_with: batch_size, rule: sqrt, reference: 256}
-      batch_size: {type: int, low: 16, high: 512, base: 2}     # powers of two
-      max_iter: {type: int, low: 5, high: 100, grid: [10, 30, 100]}
-      dropout: {type: float, low: 0.0, high: 0.5, n_points: 3}
-      solver: {type: categorical, choices: [sgd, adam]}
-      momentum: {type: float, low: 0.5, high: 0.99, when: {solver: sgd}}
-      hidden_layer_sizes: {type: categorical, choices: [[64], [128, 64]]}
-      alpha: {type: fixed, value: 1.0e-4}
-
-Design decisions
-----------------
-* **Raw vs resolved.** ``suggest``, ``sample`` and ``grid`` return *raw* points:
-  exactly what Optuna stores in ``trial.params`` (None/bool/int/float/str), so
-  an enqueued grid point reproduces itself. ``resolve`` turns a raw point into
-  estimator parameters: lists decoded to tuples, derived values applied, fixed
-  values added.
-* **Powers of two** (``base: 2``) are suggested with ``suggest_categorical``
-  over the ascending powers. The stored value is the batch size itself (64 is
-  shown as 64 in ``trial.params``, ``cv_results_`` and the MLflow UI) and every
-  grid point enqueues exactly. A hidden exponent would show 6 instead of 64,
-  and ``suggest_int(log=True)`` cannot be restricted to powers. TPE models a
-  categorical by per-choice weights from the good trials, which for the
-  handful of powers in a batch-size range (6 for 16..512) learns as fast as an
-  ordinal model; samplers that rely on distances (CMA-ES, QMC) treat the
-  parameter with their independent fallback sampler.
-* **Grid discretisation.** A range without ``grid:`` gives ``n_points``
-  values (default 3, ``DEFAULT_N_POINTS``) spread linearly, or geometrically
-  when ``log: true``; integer values are rounded and de-duplicated, ``step``
-  ranges stay on their lattice, ``base`` ranges give all the powers.
-  ``grid:`` values must lie inside the distribution ``suggest`` uses.
-* **Conditions.** ``when: {solver: sgd}`` or ``when: {solver: [sgd, rmsprop]}``
-  (several keys must all hold; values are compared with the parent's raw
-  values). A parameter whose condition fails is absent from the point; in the
-  grid it multiplies only the branches where it holds.
-* **Derived values** (no expressions): a float with ``scale_with: batch_size``
-  is a base value at the ``reference`` batch size (default 256); ``resolve``
-  returns ``base * B / reference`` (``rule: linear``, the default) or
-  ``base * sqrt(B / reference)`` (``rule: sqrt``), where B is the effective
-  batch size: ``"full"`` is n_samples, ``"auto"`` is min(200, n_samples) and
-  ints are clipped to n_samples when it is given.
-* **Lists** (e.g. ``hidden_layer_sizes``) are stored as strings such as
-  ``"(128, 64)"`` and decoded by looking them up among the choices.
-* **sklearn input.** A ``param_grid`` / ``param_distributions`` mapping becomes
-  categorical parameters (sorted like ``ParameterGrid``); scipy.stats
-  ``loguniform``, ``uniform`` and ``randint`` become float-log, float and int
-  ranges. A *list* of param grids is a union of sub-grids: it supports
-  ``grid()`` and ``resolve()``; ``suggest`` and ``sample`` raise
-  SearchSpaceError (a union has no single distribution per name).
-* A bare name such as ``"mlp_default"`` loads ``search_spaces/mlp_default.yaml``
-  from the repository (next to ``tuner/``), else from ``./search_spaces``.
+Every space answers the same calls: ``grid``, ``sample``, ``suggest``,
+``resolve(raw, n_samples=None)``, ``replace`` (narrow one parameter),
+``with_prefix`` (route estimator parameters to a Pipeline step), ``upper_bound``,
+``to_dict``; ``grid_only`` says whether it can be sampled at all. A list of
+sklearn param grids is a :class:`~tuner.spaces.union.SearchSpaceUnion` answering
+the same calls, so no caller special-cases it. The format is in :mod:`tuner.spaces`.
 """
+
+import copy
 
 import numpy as np
 
-from tuner._space_io import available_spaces, parse_object, read_space_file
-from tuner._space_kinds import check_references, dependency_order, make_param
-from tuner._space_params import DEFAULT_N_POINTS, did_you_mean
-from tuner.errors import SearchSpaceError
-
-__all__ = ["DEFAULT_N_POINTS", "SearchSpace", "SearchSpaceUnion", "available_spaces"]
+from tuner.errors import SearchSpaceError, did_you_mean
+from tuner.spaces.files import parse_object, read_space_file
+from tuner.spaces.params import check_references, dependency_order, make_param
 
 DEFAULT_MAX_GRID_SIZE = 10_000
 
@@ -81,6 +31,13 @@ class SearchSpace:
     source : str, default="<dict>"
         Where the space came from; named in every error message.
 
+    Attributes
+    ----------
+    grid_only : bool
+        True when the space has no distribution to sample (a union of grids).
+    prefix : str
+        ``"step__"`` of a space routed to a Pipeline step (:meth:`with_prefix`), else "".
+
     Examples
     --------
     >>> space = SearchSpace({"batch_size": {"type": "int", "low": 16, "high": 64, "base": 2},
@@ -91,6 +48,9 @@ class SearchSpace:
     >>> space.resolve({"batch_size": 64, "learning_rate_init": 0.1})
     {'batch_size': 64, 'learning_rate_init': 0.025}
     """
+
+    grid_only = False
+    prefix = ""
 
     def __init__(self, parameters, *, description="", source="<dict>"):
         self.description, self.source = description, source
@@ -123,11 +83,34 @@ class SearchSpace:
         source = source or "<dict>"
         description, specs = parse_object(obj, source)
         if isinstance(specs, list):
+            from tuner.spaces.union import SearchSpaceUnion  # a subclass: imported here
+
             members = [SearchSpace(member, source=source) for member in specs]
             if len(members) == 1:
                 return SearchSpace(specs[0], description=description, source=source)
             return SearchSpaceUnion(members, description=description, source=source)
         return SearchSpace(specs, description=description, source=source)
+
+    def with_prefix(self, step):
+        """The same space for the Pipeline step `step`: ``resolve`` names ``step__name``.
+
+        Raw points (what Optuna stores, what plots and summaries show) keep the
+        plain names; ``upper_bound`` and ``in`` accept plain or prefixed names.
+
+        Parameters
+        ----------
+        step : str
+            The step's name in the Pipeline (prefixes nest: outer steps go first).
+
+        Examples
+        --------
+        >>> space = SearchSpace.load({"alpha": [0.1, 1.0]}).with_prefix("mlp")
+        >>> space.grid(), space.resolve({"alpha": 0.1})
+        ([{'alpha': 0.1}, {'alpha': 1.0}], {'mlp__alpha': 0.1})
+        """
+        prefixed = copy.copy(self)
+        prefixed.prefix = f"{step}__{self.prefix}"
+        return prefixed
 
     @property
     def names(self):
@@ -135,10 +118,15 @@ class SearchSpace:
         return [name for name, param in self._params.items() if param.tunable]
 
     def __contains__(self, name):
-        return name in self._params
+        return name.removeprefix(self.prefix) in self._params
+
+    def __iter__(self):
+        """Every parameter name (fixed ones included), in file order."""
+        return iter(self._params)
 
     def __eq__(self, other):
-        return type(self) is type(other) and self.to_dict() == other.to_dict()
+        return (type(self) is type(other) and self.prefix == other.prefix
+                and self.to_dict() == other.to_dict())
 
     __hash__ = None
 
@@ -146,7 +134,8 @@ class SearchSpace:
         width = max(map(len, self._params), default=0)
         lines = [f"  {name:<{width}}  {param.describe()}" for name, param in
                  self._params.items()]
-        head = f"SearchSpace({self.source!r}, {len(self.names)} tunable parameters"
+        prefix = f", prefix={self.prefix!r}" if self.prefix else ""
+        head = f"SearchSpace({self.source!r}{prefix}, {len(self.names)} tunable parameters"
         return "\n".join([head + (":" if lines else ")"), *lines]) + (")" if lines else "")
 
     def _get(self, name):
@@ -170,8 +159,12 @@ class SearchSpace:
                 context[name] = param.raw
         return {name: raw[name] for name in self._params if name in raw}
 
-    def suggest(self, trial):
+    def suggest(self, trial, *, point=None):
         """Ask an Optuna trial for a raw point (conditional parameters only when active).
+
+        ``point`` (the raw point enqueued for a grid trial) is not needed here:
+        the trial returns the enqueued values (a union uses it, see
+        :meth:`SearchSpaceUnion.suggest`).
 
         Examples
         --------
@@ -232,7 +225,8 @@ class SearchSpace:
     def resolve(self, raw, *, n_samples=None):
         """Estimator parameters of a raw point: decode tuples, apply derived rules, add fixed.
 
-        Parameters whose ``when`` condition fails (fixed ones included) are left out.
+        Parameters whose ``when`` condition fails (fixed ones included) are left out;
+        the names carry the space's prefix (see :meth:`with_prefix`).
 
         Parameters
         ----------
@@ -263,7 +257,7 @@ class SearchSpace:
             target = getattr(self._params[name], "scale_with", None)
             if target is not None:
                 values[name] = self._params[name].scale(value, values.get(target), n_samples)
-        return {name: values[name] for name in self._params if name in values}
+        return {self.prefix + name: values[name] for name in self._params if name in values}
 
     def upper_bound(self, name):
         """Largest value a numeric parameter can take (e.g. the most epochs).
@@ -273,7 +267,7 @@ class SearchSpace:
         >>> SearchSpace.load("mlp_default").upper_bound("max_iter")
         100
         """
-        return self._get(name).upper_bound()
+        return self._get(name.removeprefix(self.prefix)).upper_bound()
 
     def to_dict(self):
         """A YAML-able mapping that ``SearchSpace.load`` turns back into an equal space.
@@ -305,72 +299,6 @@ class SearchSpace:
         old = specs.get(name, {})
         merged = {**old, **spec} if spec.get("type", old.get("type")) == old.get("type") else spec
         specs[name] = {k: v for k, v in merged.items() if v is not None or k == "value"}
-        return SearchSpace(specs, description=self.description, source=self.source)
-
-
-class SearchSpaceUnion(SearchSpace):
-    """A union of sub-spaces (an sklearn list of param grids): grid search only.
-
-    Examples
-    --------
-    >>> union = SearchSpace.load([{"kernel": ["linear"]}, {"kernel": ["rbf"], "gamma": [1, 2]}])
-    >>> union.grid()
-    [{'kernel': 'linear'}, {'gamma': 1, 'kernel': 'rbf'}, {'gamma': 2, 'kernel': 'rbf'}]
-    """
-
-    def __init__(self, members, *, description="", source="<dict>"):
-        self.description, self.source, self.members = description, source, list(members)
-        self._params = {}
-        for member in self.members:
-            self._params.update({n: p for n, p in member._params.items() if n not in self._params})
-        self._order = list(self._params)
-
-    def _unsupported(self, *_args, **_kwargs):
-        """Raise: a union has no single distribution per parameter."""
-        raise SearchSpaceError("a list of param grids (a union of sub-grids) supports grid "
-                               "search only", source=self.source, key="union",
-                               allowed="GridSearch, or one dict of lists / distributions")
-
-    suggest = sample = _unsupported
-
-    def grid(self, *, max_grid_size=DEFAULT_MAX_GRID_SIZE):
-        """The concatenated grids of the members, in order (like ParameterGrid)."""
-        points = []
-        for member in self.members:
-            points.extend(member.grid(max_grid_size=max_grid_size))
-            if len(points) > max_grid_size:
-                raise SearchSpaceError(f"grid has more than {max_grid_size} points",
-                                       source=self.source, key="union",
-                                       allowed="fewer sub-grid points or a larger max_grid_size")
-        return points
-
-    def resolve(self, raw, *, n_samples=None):
-        """Resolve with the first member that accepts the raw point."""
-        for member in self.members:
-            if set(raw) <= set(member.names):
-                try:
-                    return member.resolve(raw, n_samples=n_samples)
-                except SearchSpaceError:
-                    continue
-        raise SearchSpaceError("point belongs to no sub-grid", source=self.source,
-                               key="union", value=raw)
-
-    def upper_bound(self, name):
-        """Largest value over the members that have the parameter."""
-        self._get(name)
-        return max(m.upper_bound(name) for m in self.members if name in m)
-
-    def to_dict(self):
-        """``{"description": ..., "union": [{"parameters": ...}, ...]}``."""
-        return {"description": self.description,
-                "union": [{"parameters": m.to_dict()["parameters"]} for m in self.members]}
-
-    def replace(self, name, **spec):
-        """Replace the parameter in every member that has it."""
-        self._get(name)
-        members = [m.replace(name, **spec) if name in m else m for m in self.members]
-        return SearchSpaceUnion(members, description=self.description, source=self.source)
-
-    def __repr__(self):
-        parts = "\n".join("  | " + repr(m).replace("\n", "\n    ") for m in self.members)
-        return f"SearchSpaceUnion({self.source!r}, {len(self.members)} sub-grids:\n{parts})"
+        replaced = SearchSpace(specs, description=self.description, source=self.source)
+        replaced.prefix = self.prefix
+        return replaced

@@ -1,12 +1,27 @@
-"""Reading search spaces: YAML files, shipped names, our dict format, sklearn grids (private)."""
+"""Space files: YAML reading, THE space-file resolver, shipped spaces, sklearn grids.
+
+A space is named by a path or by a bare name. :func:`find_space_file` resolves
+both, in one order for every caller (``SearchSpace.load``, experiment files,
+the CLI): a path as given (relative to the experiment's folder, then to the
+working directory), else a name looked up in the ``search_spaces/`` folders,
+most specific first: the working directory's, the experiment's, its parent's,
+then the shipped one (next to ``tuner/``).
+
+Examples
+--------
+>>> find_space_file("mlp_default").name
+'mlp_default.yaml'
+"""
 
 from pathlib import Path
 
 import numpy as np
 
-from tuner._space_params import did_you_mean, to_python
-from tuner.errors import SearchSpaceError
+from tuner.errors import SearchSpaceError, did_you_mean
+from tuner.spaces.params import to_python
 
+#: The folder of the shipped spaces (``search_spaces/`` beside the package).
+SHIPPED_DIR = Path(__file__).resolve().parents[2] / "search_spaces"
 TOP_KEYS = ("description", "parameters", "union")
 # scipy.stats family name -> (our kind, log scale)
 _DISTRIBUTIONS = {
@@ -17,29 +32,84 @@ _DISTRIBUTIONS = {
 }
 
 
-def shipped_dirs():
-    """Folders searched for a bare space name: the repository's, then the working dir's."""
-    repo_dir = Path(__file__).resolve().parent.parent / "search_spaces"
-    return [d for d in (repo_dir, Path.cwd() / "search_spaces") if d.is_dir()]
+def space_dirs(experiment_path=None):
+    """Folders searched for a space name, most specific first (existing ones, once each)."""
+    dirs = [Path.cwd() / "search_spaces"]
+    if experiment_path is not None:
+        here = Path(experiment_path).resolve().parent
+        dirs += [here / "search_spaces", here.parent / "search_spaces"]
+    dirs.append(SHIPPED_DIR)
+    unique = []
+    for folder in dirs:
+        if folder.is_dir() and folder.resolve() not in [u.resolve() for u in unique]:
+            unique.append(folder)
+    return unique
+
+
+def list_spaces(experiment_path=None):
+    """Every space file found by :func:`space_dirs`: {name: path}, first found wins.
+
+    Examples
+    --------
+    >>> "mlp_default" in list_spaces()
+    True
+    """
+    found = {}
+    for folder in space_dirs(experiment_path):
+        for path in sorted(folder.glob("*.y*ml")):
+            found.setdefault(path.stem, path)
+    return found
 
 
 def available_spaces():
-    """Names of the shipped search spaces (file stems), sorted."""
-    return sorted({p.stem for d in shipped_dirs() for p in d.glob("*.yaml")})
+    """Names of the spaces a bare name can load (shipped and ``./search_spaces``), sorted.
+
+    Examples
+    --------
+    >>> "mlp_default" in available_spaces()
+    True
+    """
+    return sorted(list_spaces())
 
 
-def find_space_file(name):
-    """Path of an existing file, or of the shipped space called `name`."""
-    path = Path(name)
-    if path.is_file():
-        return path
-    if len(path.parts) == 1:
-        stem = path.stem if path.suffix in (".yaml", ".yml") else path.name
-        for folder in shipped_dirs():
-            if (folder / f"{stem}.yaml").is_file():
-                return folder / f"{stem}.yaml"
-    raise SearchSpaceError("no such file or shipped search space", source=str(name),
-                           allowed=", ".join(available_spaces()) or "a path to a YAML file")
+def find_space_file(ref, *, experiment_path=None):
+    """THE space-file resolver: the path of the space file `ref` names.
+
+    Parameters
+    ----------
+    ref : str or pathlib.Path
+        A path to a YAML file or the name of a space in a ``search_spaces/``
+        folder (with or without ``.yaml``).
+    experiment_path : str or pathlib.Path, optional
+        The experiment file naming `ref`: its folder is searched first for a
+        path, and its ``search_spaces/`` (and its parent's) for a name.
+
+    Returns
+    -------
+    pathlib.Path
+
+    Raises
+    ------
+    SearchSpaceError
+        When nothing matches (the message lists the known names).
+
+    Examples
+    --------
+    >>> find_space_file("optimizers.yaml") == find_space_file("optimizers")
+    True
+    """
+    path = Path(ref)
+    bases = [Path(experiment_path).resolve().parent] if experiment_path else []
+    for base in [*bases, Path.cwd()]:
+        candidate = path if path.is_absolute() else base / path
+        if candidate.is_file():
+            return candidate
+    known = list_spaces(experiment_path)
+    if len(path.parts) == 1 and path.suffix in ("", ".yaml", ".yml") and path.stem in known:
+        return known[path.stem]
+    raise SearchSpaceError(f"no such file or shipped search space{did_you_mean(ref, known)}",
+                           source=str(ref),
+                           allowed=", ".join(known) + ", or a path to a YAML file")
 
 
 def read_space_file(name):
