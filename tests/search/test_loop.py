@@ -110,3 +110,19 @@ def test_loop_sends_heartbeats_of_an_rdb_storage_without_warnings(tmp_path):
     assert [t.state for t in study.trials] == [TrialState.COMPLETE] * 2
     assert len(set(beats)) == 2  # each trial sent its heartbeat
     assert [str(w.message) for w in caught] == []
+
+
+def test_loop_interrupt_fails_the_trial_never_leaves_it_running(monkeypatch):
+    import tuner.search.loop
+
+    study, storage = _study()
+
+    def interrupted(trial):
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        run_trials(study, interrupted, storage=storage, n_trials=3)
+    monkeypatch.setattr(tuner.search.loop, "_evaluate", lambda *args: interrupted(None))
+    with pytest.raises(KeyboardInterrupt):  # between the ask and the objective
+        run_trials(study, _x, storage=storage, n_trials=3)
+    assert [t.state for t in study.trials] == [TrialState.FAIL, TrialState.FAIL]

@@ -7,7 +7,9 @@ Optuna's public ask-and-tell interface. The one budget mechanism: under
 study's budget (:func:`~tuner.search.trials.budget_used`) and what the finished
 ones used of a ``study_budget``, and only then asks for a trial and records its
 worker, so the budget is exact however many processes race, and each enqueued
-grid point runs once. A running trial of an RDB storage with heartbeats sends
+grid point runs once. A Ctrl-C never leaves a trial of this process RUNNING: asking
+and telling are atomic with respect to it (:mod:`~tuner.search.interrupts`), and an
+interrupted trial is told FAIL. A running trial of an RDB storage with heartbeats sends
 them, and stale trials are failed before each ask, as ``study.optimize`` does.
 
 :func:`join_study` and :func:`wait_for_others` are the steps around the loop
@@ -34,6 +36,7 @@ import optuna
 from optuna.trial import TrialState
 
 from tuner.search.budget import study_budget_used
+from tuner.search.interrupts import interrupts_deferred
 from tuner.search.lock import study_lock
 from tuner.search.processes import worker_identity
 from tuner.search.recovery import recover_orphans
@@ -123,7 +126,8 @@ def _evaluate(study, storage, trial, objective):
             state, error = TrialState.FAIL, exc
     if state is None and (value is None or math.isnan(value)):
         state = TrialState.FAIL
-    frozen = study.tell(trial, None if state is not None else value, state=state)
+    with interrupts_deferred():  # told whole: a Ctrl-C now is raised once it is stored
+        frozen = study.tell(trial, None if state is not None else value, state=state)
     if error is not None:  # one line, no traceback: the caller decides what to show
         _logger.warning("Trial %d failed: %r", trial.number, error)
         raise error
@@ -162,10 +166,19 @@ def run_trials(study, objective, *, storage, n_trials, study_budget=None, timeou
     deadline = None if timeout is None else time.monotonic() + timeout
     ran = 0
     while (stop is None or not stop.is_set()) and (deadline is None or time.monotonic() < deadline):
-        trial = ask_within_budget(study, storage, n_trials=n_trials, study_budget=study_budget)
-        if trial is None:
-            break
-        frozen = _evaluate(study, storage, trial, objective)
+        trial = None
+        try:
+            with interrupts_deferred():  # asked and its worker recorded whole, or not at all
+                trial = ask_within_budget(study, storage, n_trials=n_trials,
+                                          study_budget=study_budget)
+            if trial is None:
+                break
+            frozen = _evaluate(study, storage, trial, objective)
+        except KeyboardInterrupt:  # also between the ask and the objective: never left RUNNING
+            if trial is not None:
+                with interrupts_deferred():
+                    study.tell(trial, state=TrialState.FAIL, skip_if_finished=True)
+            raise
         ran += 1
         if on_trial_end is not None:
             on_trial_end(study, frozen)

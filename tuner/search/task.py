@@ -28,7 +28,7 @@ class TrialTask:
     X, y : array-like
         The whole training data; folds are taken with ``splits``.
     space : SearchSpace
-        Gives ``suggest(trial)`` (raw params) and ``resolve(raw)``.
+        Gives ``suggest(trial, point=...)`` (raw params) and ``resolve(raw, n_samples=...)``.
     splits : list of (train_indices, test_indices)
         The CV splits, computed once in the driver.
     scorers : dict
@@ -48,7 +48,7 @@ class TrialTask:
     callbacks : CallbackList
     n_samples : int or None
         Rows a trial trains on (the mean training-fold size), given to
-        ``space.resolve`` when it takes it: a batch size of "full" or larger than
+        ``space.resolve``: a batch size of "full" or larger than
         the fold resolves to these rows, and a derived learning rate follows it.
     """
 
