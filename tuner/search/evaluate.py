@@ -27,6 +27,7 @@ Examples
 >>> from sklearn.metrics import check_scoring
 >>> from sklearn.model_selection import KFold
 >>> from scipy.stats import loguniform
+>>> from tuner.search.task import TrialTask
 >>> from tuner.spaces import SearchSpace
 >>> X, y = load_iris(return_X_y=True)
 >>> est = SGDClassifier(max_iter=3, random_state=0)
@@ -51,16 +52,16 @@ from dataclasses import dataclass, field
 import numpy as np
 import optuna
 from sklearn.base import clone, is_classifier
-from sklearn.metrics._scorer import _MultimetricScorer
 from sklearn.pipeline import Pipeline
-from sklearn.utils import _safe_indexing
 
 from tuner.nn.training import resolve_batch_size
-from tuner.search.records import TrialTask, jsonable
+from tuner.search.budget import most_epochs
 from tuner.search.scoring import metric_of, metrics_from_output
+from tuner.search.sklearn_private import rows, score_all
+from tuner.search.trials import GRID_ATTR, write_attrs
 
 _logger = logging.getLogger(__name__)
-__all__ = ["TrialTask", "evaluate_trial", "refit_incremental"]
+__all__ = ["evaluate_trial", "refit_incremental"]
 
 
 
@@ -96,8 +97,8 @@ class _Fold:
         """Clone the task's estimator with ``params`` on one split."""
         model = clone(task.estimator).set_params(**params)
         X, y = task.X, task.y
-        return cls(model, _safe_indexing(X, train), None if y is None else _safe_indexing(y, train),
-                   _safe_indexing(X, test), None if y is None else _safe_indexing(y, test))
+        return cls(model, rows(X, train), None if y is None else rows(y, train),
+                   rows(X, test), None if y is None else rows(y, test))
 
     def preprocess(self):
         """Fit a pipeline's preceding steps once; keep the transformed splits."""
@@ -143,7 +144,7 @@ class _Fold:
         start = time.perf_counter()
         scores = None if train else self._scores_from_output(scorers)
         if scores is None:
-            scores = _MultimetricScorer(scorers=scorers, raise_exc=True)(est, X, y)
+            scores = score_all(scorers, est, X, y)
         if not train:
             self.score_time += time.perf_counter() - start
         return {name: float(value) for name, value in scores.items()}
@@ -206,13 +207,7 @@ class _Progress:
 
 def _epoch_limit(task, estimator):
     """Epochs to train unless another budget stops first (None: until the updates budget)."""
-    kind, value = task.budget or (None, None)
-    if kind == "epochs":
-        return int(value)
-    if kind == "updates":
-        return None
-    max_iter = estimator.get_params().get("max_iter")
-    return int(max_iter) if max_iter else 1
+    return most_epochs(task.budget, estimator.get_params().get("max_iter"), default=1)
 
 
 def _budget_spent(task, progress, limit):
@@ -295,7 +290,7 @@ def _train_epochs(trial, task, progress):
 
 
 def _store(trial, task, progress, split_test, fail_reason=None):
-    """Write the trial's results as Optuna user attributes (see ``records.ATTRS``)."""
+    """Write the trial's results as Optuna user attributes (see :mod:`~tuner.search.trials`)."""
     n_splits = len(task.splits)
     fit_times = [f.fit_time for f in progress.folds] + [math.nan] * n_splits
     score_times = [f.score_time for f in progress.folds] + [math.nan] * n_splits
@@ -313,8 +308,7 @@ def _store(trial, task, progress, split_test, fail_reason=None):
                                        for m in task.scorers}
     if fail_reason is not None:
         attrs["fail_reason"] = fail_reason
-    for key, value in attrs.items():
-        trial.set_user_attr(key, jsonable(value))
+    write_attrs(trial, **attrs)
 
 
 def _failure(trial, task, progress, reason):
@@ -350,9 +344,9 @@ def evaluate_trial(trial, task):
     --------
     See the module docstring (``study.optimize(lambda t: evaluate_trial(t, task))``).
     """
-    raw = task.space.suggest(trial, point=trial.user_attrs.get("grid_point"))
+    raw = task.space.suggest(trial, point=trial.user_attrs.get(GRID_ATTR))
     params = task.space.resolve(raw, n_samples=task.n_samples)
-    trial.set_user_attr("params", jsonable(params))
+    write_attrs(trial, params=params)
     progress = _Progress()
     try:
         progress.folds = [_Fold.from_task(task, params, tr, te) for tr, te in task.splits]
