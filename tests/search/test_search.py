@@ -374,3 +374,19 @@ def test_optuna_search_rejects_unknown_sampler_and_bad_n_trials(iris):
         OptunaSearch(LogisticRegression(), {"C": [1.0]}, sampler="annealing").fit(X, y)
     with pytest.raises(ConfigError, match="n_trials"):
         RandomSearch(LogisticRegression(), {"C": [1.0]}, n_trials=0).fit(X, y)
+
+
+def test_incremental_auto_fits_other_estimators_once_unless_epochs_are_asked_for():
+    from sklearn.datasets import load_iris
+    from sklearn.linear_model import SGDClassifier
+
+    X, y = load_iris(return_X_y=True)
+    sgd = SGDClassifier(max_iter=50, tol=None, random_state=0)
+    once = GridSearch(sgd, {"alpha": [1e-4]}, cv=3).fit(X, y)
+    by_epoch = GridSearch(sgd, {"alpha": [1e-4]}, cv=3, incremental=True).fit(X, y)
+    pruned = GridSearch(sgd, {"alpha": [1e-4]}, cv=3, pruner="median").fit(X, y)
+    assert once.cv_results_["n_epochs"].tolist() == [1]  # one fit per fold
+    assert once.best_estimator_.n_iter_ == 50  # fit's own loop
+    assert by_epoch.cv_results_["n_epochs"].tolist() == [50] == pruned.cv_results_["n_epochs"]
+    with pytest.raises(ValueError, match="incremental: not a valid choice"):
+        GridSearch(sgd, {"alpha": [1e-4]}, cv=3, incremental="yes").fit(X, y)

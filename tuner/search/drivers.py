@@ -22,10 +22,11 @@ DEFAULT_N_TRIALS = 10
 
 _COMMON = """
     estimator : estimator
-        Any scikit-learn estimator. When it (or a Pipeline's final step) has
-        ``partial_fit``, trials train one epoch per call on all CV folds in
-        lockstep and can be pruned after every epoch; otherwise each fold is
-        fitted once.
+        Any scikit-learn estimator. When it (or a Pipeline's final step) is an
+        MLP (tuner's or scikit-learn's), or has ``partial_fit`` and a ``budget``
+        or ``pruner`` is set, trials train one epoch per ``partial_fit`` call on
+        all CV folds in lockstep and can be pruned after every epoch; otherwise
+        each fold is fitted once (see ``incremental``).
     space : SearchSpace, str, pathlib.Path, dict or list of dict
         The search space: a SearchSpace, a YAML file, our space dict, or a
         scikit-learn ``param_grid`` / ``param_distributions``
@@ -76,7 +77,12 @@ _COMMON = """
     study_budget : None or dict, default=None
         Budget of the whole study in the same units (epochs and updates per fold,
         fit seconds summed over folds): no trial starts once the finished trials
-        have used it (``n_trials`` and ``timeout`` still cap the study)."""
+        have used it (``n_trials`` and ``timeout`` still cap the study).
+    incremental : "auto" or bool, default="auto"
+        Which estimators train epoch by epoch: "auto" only MLPs, unless
+        ``budget`` or ``pruner`` is set (they count epochs: then as True); True
+        any estimator with ``partial_fit`` (one call = one epoch, so ``max_iter``
+        epochs, budgets and pruning apply); False none (each fold fitted once)."""
 
 _ATTRIBUTES = """
     Attributes

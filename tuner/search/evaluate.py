@@ -6,9 +6,11 @@
    estimator parameters;
 2. clones the estimator once per CV split and sets the parameters (a
    :class:`~sklearn.pipeline.Pipeline` takes ``step__name`` keys);
-3. when the final estimator has ``partial_fit``: fits the preprocessing steps of a
-   pipeline once per fold (``fit_transform`` on the training split, ``transform``
-   on the validation split), then calls ``partial_fit`` (one epoch) on every fold
+3. when the final estimator trains by epoch (:func:`trains_by_epoch`: tuner's and
+   scikit-learn's MLPs, or any estimator with ``partial_fit`` given
+   ``incremental=True``): fits the preprocessing steps of a pipeline once per fold
+   (``fit_transform`` on the training split, ``transform`` on the validation
+   split), then calls ``partial_fit`` (one epoch) on every fold
    in turn, scores every validation split after each epoch, reports the mean
    over folds to Optuna (``trial.report(mean, step)``) and stops when the pruner
    says so or the epoch budget is spent;
@@ -34,7 +36,8 @@ Examples
 >>> space = SearchSpace.load({"alpha": loguniform(1e-4, 1e-2)})
 >>> task = TrialTask(estimator=est, X=X, y=y, space=space,
 ...                  splits=list(KFold(3, shuffle=True, random_state=0).split(X)),
-...                  scorers={"score": check_scoring(est)}, classes=[0, 1, 2])
+...                  scorers={"score": check_scoring(est)}, classes=[0, 1, 2],
+...                  incremental=True)
 >>> study = optuna.create_study(direction="maximize")
 >>> study.optimize(lambda t: evaluate_trial(t, task), n_trials=1)
 >>> study.trials[0].user_attrs["n_epochs"]
@@ -54,6 +57,7 @@ import optuna
 from sklearn.base import clone, is_classifier
 from sklearn.pipeline import Pipeline
 
+from tuner.errors import ConfigError
 from tuner.nn.training import resolve_batch_size
 from tuner.search.budget import most_epochs
 from tuner.search.scoring import metric_of, metrics_from_output
@@ -72,13 +76,49 @@ def _batches_per_epoch(estimator, n_train):
     return math.ceil(n_train / max(1, batch))
 
 
+#: Estimators whose ``partial_fit`` is one epoch and whose ``max_iter`` counts epochs.
+EPOCH_ESTIMATORS = ("tuner.estimators", "sklearn.neural_network")
+
+
+def check_incremental(incremental):
+    """``incremental`` as given, or a ConfigError naming what is allowed."""
+    if incremental == "auto" or isinstance(incremental, bool):
+        return incremental
+    raise ConfigError("not a valid choice", key="incremental", value=incremental,
+                      allowed='"auto", True or False')
+
+
+def trains_by_epoch(estimator, incremental="auto"):
+    """True when trials train ``estimator`` one ``partial_fit`` epoch at a time.
+
+    ``"auto"``: only neural networks whose ``partial_fit`` is one epoch (tuner's
+    and scikit-learn's MLPs); any other estimator is fitted once per fold with
+    ``fit``, at scikit-learn's cost (an ``SGDClassifier``'s ``max_iter`` would
+    otherwise mean up to 1000 partial_fit calls, each validated and scored).
+    ``True``: every estimator with ``partial_fit`` (declares one call = one epoch,
+    so the pruner can act after each); ``False``: always ``fit``.
+
+    Examples
+    --------
+    >>> from sklearn.linear_model import SGDClassifier
+    >>> from tuner import MLPClassifier
+    >>> trains_by_epoch(MLPClassifier()), trains_by_epoch(SGDClassifier())
+    (True, False)
+    >>> trains_by_epoch(SGDClassifier(), incremental=True)
+    True
+    """
+    if not hasattr(estimator, "partial_fit") or incremental is False:
+        return False
+    return incremental is True or type(estimator).__module__.startswith(EPOCH_ESTIMATORS)
+
+
 class _Fold:
     """One CV split: the cloned model, its (preprocessed) data, epochs and timings."""
 
-    def __init__(self, model, X_train, y_train, X_test=None, y_test=None):
+    def __init__(self, model, X_train, y_train, X_test=None, y_test=None, *, incremental="auto"):
         self.model = model
         self.final = model.steps[-1][1] if isinstance(model, Pipeline) else model
-        self.incremental = hasattr(self.final, "partial_fit")
+        self.incremental = trains_by_epoch(self.final, incremental)
         self.takes_max_updates = self.incremental and "max_updates" in inspect.signature(
             self.final.partial_fit).parameters
         if self.incremental and self.final.get_params().get("early_stopping") is True:
@@ -98,7 +138,8 @@ class _Fold:
         model = clone(task.estimator).set_params(**params)
         X, y = task.X, task.y
         return cls(model, rows(X, train), None if y is None else rows(y, train),
-                   rows(X, test), None if y is None else rows(y, test))
+                   rows(X, test), None if y is None else rows(y, test),
+                   incremental=task.incremental)
 
     def preprocess(self):
         """Fit a pipeline's preceding steps once; keep the transformed splits."""
@@ -365,13 +406,14 @@ def evaluate_trial(trial, task):
     return value
 
 
-def refit_incremental(model, X, y, *, n_epochs, classes=None, n_updates=None):
+def refit_incremental(model, X, y, *, n_epochs, classes=None, n_updates=None,
+                      incremental="auto"):
     """Train ``model`` like a trial does (preprocess once, ``n_epochs`` partial_fit calls).
 
     With ``n_updates`` (a trial trained to an updates budget) it trains until that
     many weight updates instead, stopping the last epoch early where it can.
-    Falls back to ``model.fit(X, y)`` when the final estimator has no ``partial_fit``.
-    Returns the fitted model.
+    Falls back to ``model.fit(X, y)`` when trials fit it once (:func:`trains_by_epoch`
+    with ``incremental``). Returns the fitted model.
 
     Examples
     --------
@@ -379,10 +421,10 @@ def refit_incremental(model, X, y, *, n_epochs, classes=None, n_updates=None):
     >>> from sklearn.linear_model import SGDClassifier
     >>> X, y = load_iris(return_X_y=True)
     >>> refit_incremental(SGDClassifier(random_state=0), X, y, n_epochs=3,
-    ...                   classes=[0, 1, 2]).t_ > 0
+    ...                   classes=[0, 1, 2], incremental=True).t_ > 0
     True
     """
-    fold = _Fold(model, X, y)
+    fold = _Fold(model, X, y, incremental=incremental)
     if not fold.incremental:
         return model.fit(X, y)
     fold.preprocess()
