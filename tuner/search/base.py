@@ -97,7 +97,7 @@ class BaseSearch(MetaEstimatorMixin, BaseEstimator):
     are documented on the drivers (:mod:`tuner.search.drivers`).
     """
 
-    def __init__(self, estimator, space, *, scoring=None, cv=5, n_jobs=1, refit=True,
+    def __init__(self, estimator, space=None, *, scoring=None, cv=5, n_jobs=1, refit=True,
                  error_score=np.nan, return_train_score=False, pruner=None, storage=None,
                  study_name=None, random_state=None, callbacks=(), verbose=0, budget=None,
                  resource="epochs", study_budget=None, incremental="auto"):
@@ -137,7 +137,7 @@ class BaseSearch(MetaEstimatorMixin, BaseEstimator):
         -------
         self
         """
-        space = load_space(self.space)
+        space = load_space(self._space_given())
         n_workers = max(1, effective_n_jobs(self.n_jobs))
         seeds = worker_seeds(self.random_state, n_workers)
         task = self._task(space, *indexable(X, y, groups), seed=seeds[0])
@@ -207,6 +207,18 @@ class BaseSearch(MetaEstimatorMixin, BaseEstimator):
             n_samples=round(np.mean([len(train) for train, _ in splits])),
             incremental=self._incremental(),
         )
+
+    #: scikit-learn's name for ``space`` in this driver (GridSearchCV: param_grid)
+    _space_alias = None
+
+    def _space_given(self):
+        """``space``, or its scikit-learn alias; exactly one of the two."""
+        alias = getattr(self, self._space_alias, None) if self._space_alias else None
+        if (self.space is None) == (alias is None):
+            raise ConfigError("give exactly one of space and its scikit-learn alias",
+                              key=f"space / {self._space_alias}",
+                              allowed="a SearchSpace, YAML file, space dict or sklearn grid")
+        return self.space if alias is None else alias
 
     def _incremental(self):
         """``incremental``, with "auto" made True when a budget or a pruner counts epochs."""
