@@ -60,7 +60,7 @@ def test_validate_experiment_defaults():
     assert cfg.driver.type == "optuna" and cfg.driver.sampler == "tpe"
     assert cfg.driver.pruner == "none"
     assert (cfg.cv, cfg.seed, cfg.n_jobs, cfg.test_size, cfg.preprocess) == (5, 0, 1, 0.2,
-                                                                             "standard")
+                                                                             "auto")
     assert cfg.tracking.enabled is True and cfg.storage is None
 
 
@@ -296,8 +296,8 @@ def test_experiment_load_data_missing_target_column(tmp_path):
 
 def test_experiment_load_data_nan_names_file_column_rows(tmp_path):
     (tmp_path / "d.csv").write_text("a,y\n1,0\n,1\n3,0\n")
-    exp = load_experiment(write(tmp_path, {**BASE, "dataset": {"path": "d.csv",
-                                                                "target": "y"}}))
+    exp = load_experiment(write(tmp_path, {**BASE, "preprocess": "standard",
+                                           "dataset": {"path": "d.csv", "target": "y"}}))
     with pytest.raises(DataError, match=r"d.csv: column 'a': 1 of 3 rows have a missing"):
         exp.load_data()
 

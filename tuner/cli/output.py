@@ -105,6 +105,21 @@ def _space_rows(experiment):
     return rows
 
 
+def _preprocess_rows(experiment, data):
+    """What the preprocessing does, and for a table which columns went where."""
+    from tuner.preprocessing import column_kinds
+
+    names = {"standard": "standard scaling", "minmax": "min-max scaling", "none": "none"}
+    table = experiment.preprocess == "auto" and hasattr(data.X, "columns")
+    text = "auto: impute, scale, one-hot encode" if table else \
+        names.get(experiment.preprocess, "standard scaling (numeric data)")
+    rows = [("Preprocess", f"{text} (fitted per CV fold)")]
+    if table:
+        kinds = column_kinds(data.X, categorical=experiment.config.dataset.categorical or ())
+        rows += [("", line) for line in kinds.describe()]
+    return rows
+
+
 def print_plan(out, experiment, data, *, storage, n_trials=None, n_jobs=None, tracking=True,
                tracking_uri=None, fresh=False, dry_run=False):
     """Print what ``run`` is about to do; return the trial budget."""
@@ -120,8 +135,7 @@ def print_plan(out, experiment, data, *, storage, n_trials=None, n_jobs=None, tr
     params = experiment.config.estimator.params
     rows = [("Experiment", f"{experiment.name}  ({experiment.where})"),
             ("Dataset", f"{data.describe()}; {split}"),
-            ("Preprocess", {"standard": "standard scaling", "minmax": "min-max scaling",
-                            "none": "none"}[experiment.preprocess] + " (fitted per CV fold)"),
+            *_preprocess_rows(experiment, data),
             ("Estimator", f"{experiment.estimator_class().__name__}("
                           + ", ".join(f"{k}={fmt(v)}" for k, v in params.items()) + ")"),
             *_space_rows(experiment),

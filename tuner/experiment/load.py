@@ -209,7 +209,8 @@ class Experiment:
     cv = property(lambda self: self.config.cv, doc="Number of CV folds.")
     scoring = property(lambda self: self.config.scoring, doc="Scorer name (None: default).")
     n_jobs = property(lambda self: self.config.n_jobs, doc="Worker processes (joblib's sign).")
-    preprocess = property(lambda self: self.config.preprocess, doc="The scaler's name.")
+    preprocess = property(lambda self: self.config.preprocess,
+                          doc="auto (tables: tuner.preprocessing), standard, minmax or none.")
 
     @property
     def storage(self):
@@ -248,7 +249,8 @@ class Experiment:
         ds = self.config.dataset
         data = load_dataset(ds.name, path=self.data_path() if ds.path else None,
                             target=ds.target, features=ds.features, params=ds.params,
-                            source=self.where, random_state=self.config.seed)
+                            raw=self.preprocess == "auto", source=self.where,
+                            random_state=self.config.seed)
         check_task(self, data)
         return data
 

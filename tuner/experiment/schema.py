@@ -12,9 +12,11 @@ Every key of an experiment file, with its default::
     name: digits_optuna            # required; names the study, the MLflow experiment, files
     description: ""
     dataset: digits                # or {name: make_classification, params: {n_samples: 500}}
-                                   # or {path: data.csv, target: label, features: [a, b]}
+                                   # or {path: data.csv, target: label, features: [a, b],
+                                   #     categorical: [code]}  (numbers to one-hot encode)
     test_size: 0.2                 # held out for the final score (0: none)
-    preprocess: standard           # standard | minmax | none (fitted once per CV fold)
+    preprocess: auto               # auto | standard | minmax | none (fitted once per CV fold;
+                                   # auto: tuner.preprocessing for tables, else standard)
     estimator: {type: classifier, params: {}}       # or regressor; fixed parameters
     search_space: mlp_default      # a name in search_spaces/, a path, or inline:
                                    # {parameters: {...}}, plus override: {name: spec | null}
@@ -80,6 +82,7 @@ class DatasetConfig(_Section):
     path: str | None = None
     target: str | None = None
     features: list[str] | None = None
+    categorical: list[str] | None = None
     params: dict[str, Any] = Field(default_factory=dict)
 
     @model_validator(mode="before")
@@ -101,6 +104,9 @@ class DatasetConfig(_Section):
             raise _fail(f"unknown dataset{did_you_mean(self.name, available())}",
                         ", ".join(available()) + ", or path: <file>",
                         key="name", value=self.name)
+        if self.categorical is not None and self.path is None:
+            raise _fail("dataset.categorical names columns of a data file",
+                        "omit it, or use path: <file>", key="categorical", value=self.categorical)
         if self.path is not None and self.target is None:
             raise _fail("a data file needs a target (the label column)",
                         "target: <column name>", key="target")
@@ -229,7 +235,7 @@ class ExperimentConfig(_Section):
     description: str = ""
     dataset: DatasetConfig
     test_size: float = Field(0.2, ge=0.0, lt=1.0)
-    preprocess: Literal["standard", "minmax", "none"] = "standard"
+    preprocess: Literal["auto", "standard", "minmax", "none"] = "auto"
     estimator: EstimatorConfig = Field(default_factory=EstimatorConfig)
     search_space: SearchSpaceConfig
     driver: DriverConfig = Field(default_factory=DriverConfig)

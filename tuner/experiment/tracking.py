@@ -34,7 +34,7 @@ def make_tracker(experiment, data, *, tracking_uri=None):
     from tuner.tracking import MLflowTracker
 
     cfg = experiment.config.tracking
-    estimator = build_estimator(experiment)
+    estimator = build_estimator(experiment, X=data.X)
     final = estimator.steps[-1][1] if hasattr(estimator, "steps") else estimator
     context = {"experiment_file": experiment.where, "dataset": data.name,
                "n_samples": data.X.shape[0], "n_features": data.X.shape[1],

@@ -1,0 +1,110 @@
+"""Experiments on raw tables: ``preprocess: auto``, ``dataset.categorical``, target scaling."""
+
+import numpy as np
+import pandas as pd
+import pytest
+from experiment_helpers import BASE, write
+
+from tuner.errors import ConfigError
+from tuner.experiment import build_estimator, build_search, load_experiment, run_experiment
+from tuner.experiment.schema import validate_experiment
+
+
+def _table(tmp_path, n=90, seed=0):
+    """A penguins-like CSV: strings, NaN in numeric and string columns, a string target."""
+    rng = np.random.default_rng(seed)
+    species = rng.choice(["Adelie", "Gentoo"], n)
+    frame = pd.DataFrame({
+        "bill": np.where(species == "Gentoo", 47.0, 39.0) + rng.normal(0, 1, n),
+        "mass": np.where(species == "Gentoo", 5000.0, 3700.0) + rng.normal(0, 200, n),
+        "island": np.where(species == "Gentoo", "Biscoe", rng.choice(["Dream", "Biscoe"], n)),
+        "year": rng.choice([2007, 2008, 2009], n), "species": species})
+    frame.loc[::7, "bill"] = np.nan
+    frame.loc[::11, "island"] = None
+    path = tmp_path / "table.csv"
+    frame.to_csv(path, index=False)
+    return path
+
+
+def _raw(tmp_path, **extra):
+    data = {**BASE, "dataset": {"path": "table.csv", "target": "species",
+                                "categorical": ["year"]}, **extra}
+    _table(tmp_path)
+    return load_experiment(write(tmp_path, data))
+
+
+def test_schema_preprocess_defaults_to_auto_and_takes_categorical():
+    cfg = validate_experiment({"name": "x", "dataset": {"path": "t.csv", "target": "y",
+                                                        "categorical": ["a"]},
+                               "search_space": "mlp_default"})
+    assert cfg.preprocess == "auto" and cfg.dataset.categorical == ["a"]
+
+
+def test_build_estimator_auto_puts_the_column_transformer_first(tmp_path):
+    exp = _raw(tmp_path)
+    data = exp.load_data()
+    assert isinstance(data.X, pd.DataFrame)
+    model = build_estimator(exp, X=data.X)
+    assert [name for name, _ in model.steps] == ["preprocess", "mlp"]
+    columns = {name: cols for name, _, cols in model.named_steps["preprocess"].transformers}
+    assert columns["numeric"] == ["bill", "mass"]
+    assert columns["categorical"] == ["island", "year"]
+
+
+def test_build_estimator_auto_on_numeric_data_is_standard_scaling(tmp_path):
+    exp = load_experiment(write(tmp_path, BASE))
+    assert exp.preprocess == "auto"
+    model = build_estimator(exp, X=exp.load_data().X)
+    assert [name for name, _ in model.steps] == ["scale", "mlp"]
+    assert type(model.named_steps["scale"]).__name__ == "StandardScaler"
+
+
+def test_run_experiment_auto_on_a_raw_table_scores_well(tmp_path):
+    exp = _raw(tmp_path, driver={"type": "grid"}, search_space={"parameters": {
+        "learning_rate_init": [0.01], "max_iter": {"type": "fixed", "value": 30}}})
+    result = run_experiment(exp, storage=str(tmp_path / "s.journal"), tracking=False)
+    assert result.search.best_score_ > 0.9 and result.test_score > 0.9
+
+
+def test_search_space_tunes_the_preprocessing_routed_as_is(tmp_path):
+    exp = _raw(tmp_path, search_space={"parameters": {
+        "learning_rate_init": [0.01],
+        "preprocess__numeric__impute__strategy": ["median", "mean"]}}, driver={"type": "grid"})
+    search = build_search(exp, storage=str(tmp_path / "s.journal"), X=exp.load_data().X)
+    resolved = search.space.resolve({"learning_rate_init": 0.01,
+                                            "preprocess__numeric__impute__strategy": "mean"})
+    assert resolved == {"mlp__learning_rate_init": 0.01,
+                        "preprocess__numeric__impute__strategy": "mean"}
+    result = run_experiment(exp, storage=str(tmp_path / "t.journal"), tracking=False)
+    strategies = sorted(result.search.cv_results_["param_preprocess__numeric__impute__strategy"])
+    assert strategies == ["mean", "median"]
+
+
+def test_preprocess_parameters_in_a_space_need_auto(tmp_path):
+    _table(tmp_path)
+    data = {**BASE, "preprocess": "standard", "search_space": {"parameters": {
+        "preprocess__numeric__impute__strategy": ["mean"]}}}
+    with pytest.raises(ConfigError, match="search_space.parameters.preprocess__numeric"):
+        load_experiment(write(tmp_path, data))
+
+
+def test_categorical_needs_a_data_file():
+    with pytest.raises(ConfigError, match="dataset.categorical"):
+        validate_experiment({"name": "x", "dataset": {"name": "iris", "categorical": ["a"]},
+                             "search_space": "mlp_default"})
+
+
+def test_plan_shows_which_columns_went_where(tmp_path):
+    import io
+
+    from rich.console import Console
+
+    from tuner.cli.output import print_plan
+
+    exp = _raw(tmp_path)
+    out = Console(file=io.StringIO(), width=200)
+    print_plan(out, exp, exp.load_data(), storage=str(tmp_path / "s.journal"), tracking=False)
+    text = out.file.getvalue()
+    assert "auto: impute, scale, one-hot encode" in text
+    assert "numeric (2): bill, mass" in text and "categorical (2): island, year" in text
+    assert "missing values imputed (+ indicator): bill, island" in text
