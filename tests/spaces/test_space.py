@@ -191,6 +191,8 @@ def test_space_with_prefix_routes_names_of_other_steps_as_is():
     assert plain.with_prefix("mlp").resolve(raw) == {
         "mlp__alpha": 0.1, "preprocess__numeric__impute__strategy": "mean"}
     assert plain.with_prefix("mlp").grid() == [raw]
+    assert plain.with_prefix("mlp").with_prefix("regressor").resolve(raw) == {
+        "regressor__mlp__alpha": 0.1, "regressor__preprocess__numeric__impute__strategy": "mean"}
 
 
 def test_space_with_prefix_resolves_step_names_and_keeps_raw_names():

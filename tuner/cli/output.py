@@ -25,7 +25,6 @@ import sys
 
 from tuner.cli.progress import retried_failures
 from tuner.experiment import epoch_budget, n_trials_budget
-from tuner.experiment.build import STEP
 from tuner.experiment.preflight import n_workers, run_tracking_uri
 from tuner.search.storage import stored_trials
 
@@ -217,11 +216,17 @@ def print_results(out, experiment, storage, mlflow=None):
         out.print(line, soft_wrap=True)
 
 
+def routed_value(params, name, default=None):
+    """The value of the space's ``name`` among estimator ``params`` routed to a step
+    (``mlp__name``, ``regressor__mlp__name``, ...), else ``default``."""
+    return next((v for k, v in params.items() if k == name or k.endswith(f"__{name}")), default)
+
+
 def _param_rows(raw, resolved):
     """Best raw parameters; a derived value (e.g. a batch-scaled rate) shows what was used."""
     rows = []
     for name, value in raw.items():
-        used = resolved.get(f"{STEP}__{name}", resolved.get(name, value))
+        used = routed_value(resolved, name, value)
         text = fmt(value) if fmt(used) == fmt(value) else f"{fmt(value)} (used: {fmt(used)})"
         rows.append((f"  {name}", text))
     return rows
@@ -269,7 +274,7 @@ def trials_table(search, columns, *, top=10):
         cells = [str(results["trial_number"][i])]
         for column in columns:
             raw, params = results["base_params"][i], results["params"][i]
-            value = raw.get(column, params.get(f"{STEP}__{column}", params.get(column)))
+            value = raw.get(column, routed_value(params, column))
             if value is None and column in results:
                 value = results[column][i]
             cells.append(fmt(value.item() if hasattr(value, "item") else value))

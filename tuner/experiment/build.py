@@ -75,6 +75,7 @@ def build_estimator(experiment, *, X=None):
     included); on numeric arrays ``auto`` is ``standard``:
     ``Pipeline([("scale", StandardScaler()), ("mlp", estimator)])``. The search
     fits the preprocessing once per CV fold. ``random_state`` defaults to ``seed``.
+    A regressor's model is wrapped by :func:`scaled_target` (``target_transform``).
 
     Examples
     --------
@@ -89,7 +90,20 @@ def build_estimator(experiment, *, X=None):
               **yaml_params(experiment.config.estimator.params), **_fixed_values(experiment)}
     estimator = experiment.estimator_class()(**params)
     first = preprocessing_step(experiment, X)
-    return estimator if first is None else Pipeline([first, (STEP, estimator)])
+    model = estimator if first is None else Pipeline([first, (STEP, estimator)])
+    return scaled_target(experiment, model)
+
+
+def scaled_target(experiment, model):
+    """A regressor with ``target_transform: standard`` learns the standardized target:
+    ``TransformedTargetRegressor(regressor=model, transformer=StandardScaler())``, whose
+    scores and predictions are on the original scale (the search trains it epoch by epoch)."""
+    from sklearn.compose import TransformedTargetRegressor
+    from sklearn.preprocessing import StandardScaler
+
+    if experiment.is_classifier or experiment.config.target_transform == "none":
+        return model
+    return TransformedTargetRegressor(regressor=model, transformer=StandardScaler())
 
 
 def preprocessing_step(experiment, X=None):
@@ -165,8 +179,12 @@ def cv_splitter(experiment):
 
 
 def search_space(experiment, estimator):
-    """The space to hand to the driver: routed to the Pipeline's step when there is one."""
-    return experiment.space.with_prefix(STEP) if hasattr(estimator, "steps") else experiment.space
+    """The space to hand to the driver: routed to the Pipeline's ``mlp`` step when there is
+    one, inside the ``regressor`` of a target-scaling wrapper when there is one."""
+    space = experiment.space
+    inner = getattr(estimator, "regressor", estimator)
+    space = space.with_prefix(STEP) if hasattr(inner, "steps") else space
+    return space.with_prefix("regressor") if inner is not estimator else space
 
 
 def check_n_trials(experiment, n_trials):

@@ -17,6 +17,8 @@ Every key of an experiment file, with its default::
     test_size: 0.2                 # held out for the final score (0: none)
     preprocess: auto               # auto | standard | minmax | none (fitted once per CV fold;
                                    # auto: tuner.preprocessing for tables, else standard)
+    target_transform: standard     # regressors: standard | none (scores, predictions on the
+                                   # original scale)
     estimator: {type: classifier, params: {}}       # or regressor; fixed parameters
     search_space: mlp_default      # a name in search_spaces/, a path, or inline:
                                    # {parameters: {...}}, plus override: {name: spec | null}
@@ -236,6 +238,7 @@ class ExperimentConfig(_Section):
     dataset: DatasetConfig
     test_size: float = Field(0.2, ge=0.0, lt=1.0)
     preprocess: Literal["auto", "standard", "minmax", "none"] = "auto"
+    target_transform: Literal["standard", "none"] = "standard"
     estimator: EstimatorConfig = Field(default_factory=EstimatorConfig)
     search_space: SearchSpaceConfig
     driver: DriverConfig = Field(default_factory=DriverConfig)
@@ -254,6 +257,15 @@ class ExperimentConfig(_Section):
         if isinstance(data, dict) and isinstance(data.get("test_size"), int):
             return {**data, "test_size": float(data["test_size"])}
         return data
+
+    @model_validator(mode="after")
+    def _target(self):
+        """``target_transform`` scales a regressor's target; a classifier has labels."""
+        if "target_transform" in self.model_fields_set and self.estimator.type == "classifier":
+            raise _fail("target_transform scales a regressor's target", "omit it for a "
+                        "classifier, or set estimator.type: regressor", key="target_transform",
+                        value=self.target_transform)
+        return self
 
     @field_validator("name")
     @classmethod
@@ -326,8 +338,8 @@ def validation_error_to_experiment_error(exc, source):
     ... except ValidationError as exc:
     ...     print(validation_error_to_experiment_error(exc, "x.yaml"))
     x.yaml: cvv: unknown key (did you mean 'cv'?) (got 3; allowed: name, description, \
-dataset, test_size, preprocess, estimator, search_space, driver, cv, scoring, seed, n_jobs, \
-storage, tracking, report)
+dataset, test_size, preprocess, target_transform, estimator, search_space, driver, cv, \
+scoring, seed, n_jobs, storage, tracking, report)
     """
     error = exc.errors(include_url=False)[0]
     ctx = error.get("ctx") or {}

@@ -20,9 +20,11 @@ from __future__ import annotations
 import math
 
 import optuna
+from sklearn.compose import TransformedTargetRegressor
 from sklearn.pipeline import Pipeline
 
 from tuner.errors import ConfigError
+from tuner.search.evaluate import final_step
 
 BUDGETS = ("epochs", "updates", "seconds")
 RESOURCES = ("epochs", "updates", "samples")
@@ -64,14 +66,23 @@ def study_budget_used(trials, kind):
     return sum(t.user_attrs.get(key, 0) for t in finished)
 
 
+def _max_iter_key(estimator):
+    """The estimator parameter that sets the final step's ``max_iter`` (``mlp__max_iter``,
+    ``regressor__mlp__max_iter`` ...)."""
+    prefix = ""
+    if isinstance(estimator, TransformedTargetRegressor):
+        prefix, estimator = "regressor__", estimator.regressor
+    if isinstance(estimator, Pipeline):
+        prefix += f"{estimator.steps[-1][0]}__"
+    return f"{prefix}max_iter"
+
+
 def _max_epochs(estimator, space):
     """Largest ``max_iter`` a trial can get: from the space, else the estimator's."""
-    pipeline = isinstance(estimator, Pipeline)
-    key = f"{estimator.steps[-1][0]}__max_iter" if pipeline else "max_iter"
     try:
-        bound = space.upper_bound(key)
+        bound = space.upper_bound(_max_iter_key(estimator))
     except (ValueError, KeyError, AttributeError, TypeError):  # not in the space
-        bound = (estimator.steps[-1][1] if pipeline else estimator).get_params().get("max_iter")
+        bound = final_step(estimator).get_params().get("max_iter")
     return int(bound) if bound else None
 
 

@@ -51,6 +51,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import optuna
 from sklearn.base import clone
+from sklearn.compose import TransformedTargetRegressor
 from sklearn.metrics._scorer import _MultimetricScorer
 from sklearn.pipeline import Pipeline
 from sklearn.utils import _safe_indexing
@@ -59,7 +60,7 @@ from tuner.nn.training import resolve_batch_size
 from tuner.search.records import TrialTask, jsonable
 
 _logger = logging.getLogger(__name__)
-__all__ = ["TrialTask", "evaluate_trial", "refit_incremental"]
+__all__ = ["TrialTask", "evaluate_trial", "final_step", "refit_incremental"]
 
 
 
@@ -71,11 +72,19 @@ def _batches_per_epoch(estimator, n_train):
 
 
 class _Fold:
-    """One CV split: the cloned model, its (preprocessed) data, epochs and timings."""
+    """One CV split: the cloned model, its (preprocessed) data, epochs and timings.
+
+    A ``TransformedTargetRegressor`` has no ``partial_fit``: when its regressor
+    (or the regressor Pipeline's final step) has one, the fold fits the target
+    transformer on the training split itself and trains the regressor on the
+    transformed target epoch by epoch; scores are computed on the original scale.
+    """
 
     def __init__(self, model, X_train, y_train, X_test=None, y_test=None):
         self.model = model
-        self.final = model.steps[-1][1] if isinstance(model, Pipeline) else model
+        self.target = model if isinstance(model, TransformedTargetRegressor) else None
+        self.inner = model if self.target is None else model.regressor
+        self.final = final_step(model)
         self.incremental = hasattr(self.final, "partial_fit")
         self.takes_max_updates = self.incremental and "max_updates" in inspect.signature(
             self.final.partial_fit).parameters
@@ -84,9 +93,22 @@ class _Fold:
             # early stopping (a held-out split inside fit) does not apply to partial_fit.
             self.final.set_params(early_stopping=False)
         self.X_train, self.y_train, self.X_test, self.y_test = X_train, y_train, X_test, y_test
+        self.y_fit = self._fit_target(y_train) if self.incremental else y_train
         self.n_train = len(y_train) if y_train is not None else len(X_train)
         self.fit_time = self.score_time = 0.0
         self.epochs = 0
+
+    def _fit_target(self, y):
+        """The target the regressor learns: transformed by a fitted copy of the wrapper's
+        transformer (``self.transformer``), or as given."""
+        self.transformer = None
+        if self.target is None or y is None:
+            return y
+        y = np.asarray(y)
+        column = y.reshape(-1, 1) if y.ndim == 1 else y
+        self.transformer = clone(self.target.transformer).fit(column)
+        scaled = self.transformer.transform(column)
+        return scaled.ravel() if y.ndim == 1 else scaled
 
     @classmethod
     def from_task(cls, task, params, train, test):
@@ -98,10 +120,10 @@ class _Fold:
 
     def preprocess(self):
         """Fit a pipeline's preceding steps once; keep the transformed splits."""
-        if self.incremental and isinstance(self.model, Pipeline) and len(self.model) > 1:
+        if self.incremental and isinstance(self.inner, Pipeline) and len(self.inner) > 1:
             start = time.perf_counter()
-            head = self.model[:-1]
-            self.X_train = head.fit_transform(self.X_train, self.y_train)
+            head = self.inner[:-1]
+            self.X_train = head.fit_transform(self.X_train, self.y_fit)
             if self.X_test is not None:
                 self.X_test = head.transform(self.X_test)
             self.fit_time += time.perf_counter() - start
@@ -117,7 +139,7 @@ class _Fold:
         if updates_left is not None and self.takes_max_updates:
             kwargs["max_updates"] = max(1, int(updates_left))
         start = time.perf_counter()
-        self.final.partial_fit(self.X_train, self.y_train, **kwargs)
+        self.final.partial_fit(self.X_train, self.y_fit, **kwargs)
         self.fit_time += time.perf_counter() - start
         self.epochs += 1
 
@@ -131,6 +153,8 @@ class _Fold:
     def score(self, scorers, *, train=False):
         """``{metric: score}`` on the validation (or training) split; timed for validation."""
         est = self.final if self.incremental else self.model
+        if self.incremental and self.transformer is not None:
+            est = fitted_target_regressor(self.target, est, self.transformer, self.y_fit.ndim)
         X, y = (self.X_train, self.y_train) if train else (self.X_test, self.y_test)
         start = time.perf_counter()
         scores = _MultimetricScorer(scorers=scorers, raise_exc=True)(est, X, y)
@@ -354,7 +378,30 @@ def refit_incremental(model, X, y, *, n_epochs, classes=None, n_updates=None):
     if n_updates is None:
         for _ in range(max(1, int(n_epochs))):
             fold.train_epoch(classes)
+    else:
+        while fold.epochs == 0 or fold.n_updates < n_updates:
+            fold.train_epoch(classes, updates_left=n_updates - fold.n_updates)
+    if fold.transformer is None:
         return model
-    while fold.epochs == 0 or fold.n_updates < n_updates:
-        fold.train_epoch(classes, updates_left=n_updates - fold.n_updates)
-    return model
+    return fitted_target_regressor(model, fold.inner, fold.transformer, fold.y_fit.ndim)
+
+
+def final_step(estimator):
+    """The estimator that learns: a Pipeline's last step, inside a target-transforming
+    wrapper's regressor when there is one."""
+    if isinstance(estimator, TransformedTargetRegressor):
+        estimator = estimator.regressor
+    return estimator.steps[-1][1] if isinstance(estimator, Pipeline) else estimator
+
+
+def fitted_target_regressor(wrapper, regressor, transformer, ndim):
+    """``wrapper`` (a TransformedTargetRegressor) fitted from parts trained elsewhere.
+
+    scikit-learn has no public way to assemble one: its ``fit`` clones and fits
+    the regressor in one call, while a search trains it one epoch at a time. So
+    this sets what ``fit`` sets: ``regressor_``, ``transformer_`` and the private
+    ``_training_dim`` (the target's ndim, read by ``predict``).
+    """
+    wrapper.regressor_, wrapper.transformer_, wrapper._training_dim = \
+        regressor, transformer, ndim
+    return wrapper

@@ -265,9 +265,13 @@ class SearchSpace:
         return {self.routed(name): values[name] for name in self._params if name in values}
 
     def routed(self, name):
-        """The estimator parameter ``name`` sets: prefixed, unless it already names a step
-        (``step__param``, e.g. ``preprocess__numeric__impute__strategy``)."""
-        return name if "__" in name else self.prefix + name
+        """The estimator parameter ``name`` sets: prefixed; a name that already names a step
+        (``step__param``, e.g. ``preprocess__numeric__impute__strategy``) gets only the
+        outer prefixes (those added after the first :meth:`with_prefix`)."""
+        if "__" not in name:
+            return self.prefix + name
+        steps = self.prefix.split("__")[:-1]
+        return "".join(f"{step}__" for step in steps[:-1]) + name
 
     def upper_bound(self, name):
         """Largest value a numeric parameter can take (e.g. the most epochs).
