@@ -304,6 +304,6 @@ def test_experiment_load_data_nan_names_file_column_rows(tmp_path):
 
 def test_experiment_storage_defaults_to_journal_under_dot_tuner(tmp_path):
     exp = load_experiment(write(tmp_path, BASE))
-    assert exp.storage == ".tuner/tiny.journal"
+    assert exp.storage == str(tmp_path / ".tuner" / "tiny.journal")  # next to the file
     exp2 = load_experiment(write(tmp_path, BASE), overrides=["storage=sqlite:///s.db"])
-    assert exp2.storage == "sqlite:///s.db"
+    assert exp2.storage == f"sqlite:///{tmp_path / 's.db'}"

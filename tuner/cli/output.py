@@ -132,7 +132,8 @@ def print_plan(out, experiment, data, *, storage, n_trials=None, n_jobs=None, tr
     n_test = math.ceil(size * len(data.y))  # train_test_split rounds the test part up
     split = f"train {len(data.y) - n_test} / held-out test {n_test}" if size else "no test split"
     params = experiment.config.estimator.params
-    rows = [("Experiment", f"{experiment.name}  ({experiment.where})"),
+    where = experiment.source.resolve() if experiment.source else "no file"
+    rows = [("Experiment", f"{experiment.name}  ({where})"),
             ("Dataset", f"{data.describe()}; {split}"),
             *_preprocess_rows(experiment, data),
             ("Estimator", f"{experiment.estimator_class().__name__}("

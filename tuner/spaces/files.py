@@ -81,8 +81,9 @@ def find_space_file(ref, *, experiment_path=None):
         A path to a YAML file or the name of a space in a ``search_spaces/``
         folder (with or without ``.yaml``).
     experiment_path : str or pathlib.Path, optional
-        The experiment file naming `ref`: its folder is searched first for a
-        path, and its ``search_spaces/`` (and its parent's) for a name.
+        The experiment file naming `ref`: a relative path is taken from its
+        folder (else from the working directory), a name is also looked up in
+        its ``search_spaces/`` (and its parent's).
 
     Returns
     -------
@@ -99,8 +100,8 @@ def find_space_file(ref, *, experiment_path=None):
     True
     """
     path = Path(ref)
-    bases = [Path(experiment_path).resolve().parent] if experiment_path else []
-    for base in [*bases, Path.cwd()]:
+    bases = [Path(experiment_path).resolve().parent] if experiment_path else [Path.cwd()]
+    for base in bases:
         candidate = path if path.is_absolute() else base / path
         if candidate.is_file():
             return candidate
