@@ -187,7 +187,7 @@ def test_cli_validate_every_shipped_experiment(path, capsys):
 
 
 def test_cli_validate_search_space_file(capsys):
-    assert main(["validate", str(ROOT / "search_spaces" / "mlp_default.yaml")]) == 0
+    assert main(["validate", str(ROOT / "tuner" / "search_spaces" / "mlp_default.yaml")]) == 0
     assert "4 tunable parameters" in capsys.readouterr().out
 
 

@@ -16,7 +16,7 @@ from tuner.experiment.schema import validate_experiment
 
 ROOT = Path(__file__).resolve().parents[2]
 EXPERIMENTS = sorted((ROOT / "experiments").glob("*.yaml"))
-SPACES = sorted((ROOT / "search_spaces").glob("*.yaml"))
+SPACES = sorted((ROOT / "tuner" / "search_spaces").glob("*.yaml"))
 
 # ---------------------------------------------------------------- shipped files
 

@@ -2,10 +2,11 @@
 
 A space is named by a path or by a bare name. :func:`find_space_file` resolves
 both, in one order for every caller (``SearchSpace.load``, experiment files,
-the CLI): a path as given (relative to the experiment's folder, then to the
-working directory), else a name looked up in the ``search_spaces/`` folders,
-most specific first: the working directory's, the experiment's, its parent's,
-then the shipped one (next to ``tuner/``).
+the CLI): a path as given (relative to the experiment's folder, or without an
+experiment to the working directory), else a name looked up in the
+``search_spaces/`` folders, most specific first: the working directory's, the
+experiment's, its parent's, then the shipped one (``tuner/search_spaces/``,
+installed with the package).
 
 Examples
 --------
@@ -20,8 +21,8 @@ import numpy as np
 from tuner.errors import SearchSpaceError, did_you_mean
 from tuner.spaces.params import to_python
 
-#: The folder of the shipped spaces (``search_spaces/`` beside the package).
-SHIPPED_DIR = Path(__file__).resolve().parents[2] / "search_spaces"
+#: The folder of the shipped spaces (``tuner/search_spaces/``, package data).
+SHIPPED_DIR = Path(__file__).resolve().parents[1] / "search_spaces"
 TOP_KEYS = ("description", "parameters", "union")
 # scipy.stats family name -> (our kind, log scale)
 _DISTRIBUTIONS = {
