@@ -154,3 +154,24 @@ def test_target_scaling_makes_the_raw_diabetes_target_learnable(tmp_path):
 def test_target_transform_is_for_regressors(tmp_path):
     with pytest.raises(ConfigError, match="target_transform"):
         load_experiment(write(tmp_path, {**BASE, "target_transform": "standard"}))
+
+
+def test_penguins_example_runs_on_the_table_as_published(tmp_path):
+    from experiment_helpers import ROOT
+
+    exp = load_experiment(ROOT / "experiments" / "penguins.yaml",
+                          overrides=["driver.n_trials=2", f"storage={tmp_path / 's.journal'}"])
+    data = exp.load_data()
+    assert data.X.shape == (344, 7) and set(data.y) == {"Adelie", "Chinstrap", "Gentoo"}
+    assert data.X["sex"].isna().sum() == 11 and data.X["island"].dtype.kind in "OT"
+    result = run_experiment(exp, data=data, tracking=False)
+    assert result.search.best_score_ > 0.9 and result.test_score > 0.9
+
+
+def test_diabetes_raw_example_scales_its_raw_target():
+    from experiment_helpers import ROOT
+    from sklearn.compose import TransformedTargetRegressor
+
+    exp = load_experiment(ROOT / "experiments" / "diabetes_raw.yaml")
+    assert exp.load_data().y.mean() > 100  # the raw target
+    assert isinstance(build_estimator(exp), TransformedTargetRegressor)
