@@ -28,7 +28,7 @@ import urllib.request
 from pathlib import Path
 
 from tuner.errors import ConfigError, ExperimentError, did_you_mean
-from tuner.experiment.build import check_n_trials, split_data
+from tuner.experiment.build import PREPROCESS, check_n_trials, split_data
 
 #: Seconds to wait for an http(s) tracking server to answer.
 TRACKING_TIMEOUT = 5
@@ -255,7 +255,8 @@ def _check_space_values(experiment, estimator):
         except SearchSpaceError:
             return
     for raw in points:
-        params = space.resolve(raw, n_samples=1000)
+        params = {name: value for name, value in space.resolve(raw, n_samples=1000).items()
+                  if "__" not in name}  # other steps' parameters: see _step_parameters
         try:
             clone(estimator).set_params(**params)._validate_params()
         except InvalidParameterError as exc:
@@ -263,11 +264,23 @@ def _check_space_values(experiment, estimator):
                                  params) from None
 
 
+def _step_parameters(experiment):
+    """Parameters of the preprocessing step a space may tune (``preprocess__...``), for a table
+    with every kind of column (``preprocess: auto`` only: the other choices build no such step)."""
+    from tuner.preprocessing import ColumnKinds, make_preprocessor
+
+    if experiment.preprocess != "auto" or experiment.config.dataset.path is None:
+        return {}
+    every_kind = ColumnKinds(numeric=["n"], categorical=["c"], with_missing=["n"])
+    return {f"{PREPROCESS}__{name}": value
+            for name, value in make_preprocessor(every_kind).get_params().items()}
+
+
 def check_semantics(experiment):
     """Cross-section checks: n_jobs, names in the space, scoring, report columns."""
     n_workers(experiment.config.n_jobs, source=experiment.where)
     estimator = _check_estimator_params(experiment)
-    valid, where = estimator.get_params(), experiment.where
+    valid, where = {**estimator.get_params(), **_step_parameters(experiment)}, experiment.where
     for name in experiment.space:
         if name not in valid:
             raise _unknown(name, valid, source=where, key=f"search_space.parameters.{name}",

@@ -55,6 +55,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import optuna
 from sklearn.base import clone, is_classifier
+from sklearn.compose import TransformedTargetRegressor
 from sklearn.pipeline import Pipeline
 
 from tuner.errors import ConfigError
@@ -62,6 +63,7 @@ from tuner.nn.training import resolve_batch_size
 from tuner.search.budget import most_epochs
 from tuner.search.scoring import metric_of, metrics_from_output
 from tuner.search.sklearn_private import rows, score_all
+from tuner.search.steps import final_step, fitted_target_regressor
 from tuner.search.trials import GRID_ATTR, write_attrs
 
 _logger = logging.getLogger(__name__)
@@ -113,11 +115,19 @@ def trains_by_epoch(estimator, incremental="auto"):
 
 
 class _Fold:
-    """One CV split: the cloned model, its (preprocessed) data, epochs and timings."""
+    """One CV split: the cloned model, its (preprocessed) data, epochs and timings.
+
+    A ``TransformedTargetRegressor`` has no ``partial_fit``: when its regressor
+    (or the regressor Pipeline's final step) has one, the fold fits the target
+    transformer on the training split itself and trains the regressor on the
+    transformed target epoch by epoch; scores are computed on the original scale.
+    """
 
     def __init__(self, model, X_train, y_train, X_test=None, y_test=None, *, incremental="auto"):
         self.model = model
-        self.final = model.steps[-1][1] if isinstance(model, Pipeline) else model
+        self.target = model if isinstance(model, TransformedTargetRegressor) else None
+        self.inner = model if self.target is None else model.regressor
+        self.final = final_step(model)
         self.incremental = trains_by_epoch(self.final, incremental)
         self.takes_max_updates = self.incremental and "max_updates" in inspect.signature(
             self.final.partial_fit).parameters
@@ -126,11 +136,24 @@ class _Fold:
             # early stopping (a held-out split inside fit) does not apply to partial_fit.
             self.final.set_params(early_stopping=False)
         self.X_train, self.y_train, self.X_test, self.y_test = X_train, y_train, X_test, y_test
+        self.y_fit = self._fit_target(y_train) if self.incremental else y_train
         self.n_train = len(y_train) if y_train is not None else len(X_train)
         self.fit_time = self.score_time = 0.0
         self.epochs = 0
         self._next_epoch = None  # the estimator's pre-validated epoch runner (tuner's MLPs)
         self._fast_scoring = None  # (metric per scorer, checked X, y) once known; False: none
+
+    def _fit_target(self, y):
+        """The target the regressor learns: transformed by a fitted copy of the wrapper's
+        transformer (``self.transformer``), or as given."""
+        self.transformer = None
+        if self.target is None or y is None:
+            return y
+        y = np.asarray(y)
+        column = y.reshape(-1, 1) if y.ndim == 1 else y
+        self.transformer = clone(self.target.transformer).fit(column)
+        scaled = self.transformer.transform(column)
+        return scaled.ravel() if y.ndim == 1 else scaled
 
     @classmethod
     def from_task(cls, task, params, train, test):
@@ -143,10 +166,10 @@ class _Fold:
 
     def preprocess(self):
         """Fit a pipeline's preceding steps once; keep the transformed splits."""
-        if self.incremental and isinstance(self.model, Pipeline) and len(self.model) > 1:
+        if self.incremental and isinstance(self.inner, Pipeline) and len(self.inner) > 1:
             start = time.perf_counter()
-            head = self.model[:-1]
-            self.X_train = head.fit_transform(self.X_train, self.y_train)
+            head = self.inner[:-1]
+            self.X_train = head.fit_transform(self.X_train, self.y_fit)
             if self.X_test is not None:
                 self.X_test = head.transform(self.X_test)
             self.fit_time += time.perf_counter() - start
@@ -165,9 +188,9 @@ class _Fold:
         if self._next_epoch is not None:
             self._next_epoch(max_updates=kwargs.get("max_updates"))
         else:
-            self.final.partial_fit(self.X_train, self.y_train, **kwargs)
+            self.final.partial_fit(self.X_train, self.y_fit, **kwargs)
             if hasattr(self.final, "_epochs_on"):  # later epochs skip re-validating the split
-                self._next_epoch = self.final._epochs_on(self.X_train, self.y_train)
+                self._next_epoch = self.final._epochs_on(self.X_train, self.y_fit)
         self.fit_time += time.perf_counter() - start
         self.epochs += 1
 
@@ -181,6 +204,8 @@ class _Fold:
     def score(self, scorers, *, train=False):
         """``{metric: score}`` on the validation (or training) split; timed for validation."""
         est = self.final if self.incremental else self.model
+        if self.incremental and self.transformer is not None:
+            est = fitted_target_regressor(self.target, est, self.transformer, self.y_fit.ndim)
         X, y = (self.X_train, self.y_train) if train else (self.X_test, self.y_test)
         start = time.perf_counter()
         scores = None if train else self._scores_from_output(scorers)
@@ -207,7 +232,8 @@ class _Fold:
     def _plan_fast_scoring(self, scorers):
         """(metric per scorer, validated X, encoded y) when every scorer has a fast metric."""
         metrics = {name: metric_of(scorer, self.final) for name, scorer in scorers.items()}
-        if not self.incremental or self.y_test is None or None in metrics.values():
+        if not self.incremental or self.y_test is None or None in metrics.values() \
+                or getattr(self, "transformer", None) is not None:  # scaled target: the scorers
             return False
         if not is_classifier(self.final):
             return metrics, self.final._checked_inputs(self.X_test), np.asarray(self.y_test, float)
@@ -431,7 +457,11 @@ def refit_incremental(model, X, y, *, n_epochs, classes=None, n_updates=None,
     if n_updates is None:
         for _ in range(max(1, int(n_epochs))):
             fold.train_epoch(classes)
+    else:
+        while fold.epochs == 0 or fold.n_updates < n_updates:
+            fold.train_epoch(classes, updates_left=n_updates - fold.n_updates)
+    if fold.transformer is None:
         return model
-    while fold.epochs == 0 or fold.n_updates < n_updates:
-        fold.train_epoch(classes, updates_left=n_updates - fold.n_updates)
-    return model
+    return fitted_target_regressor(model, fold.inner, fold.transformer, fold.y_fit.ndim)
+
+
