@@ -10,11 +10,11 @@ from __future__ import annotations
 import copy
 import numbers
 
-import numpy as np
 import optuna
 
 from tuner.errors import ConfigError
-from tuner.search.base import BaseSearch
+from tuner.search.base import BaseSearch, init_signature
+from tuner.search.trials import GRID_ATTR
 
 #: Trials of a random or Optuna study when ``n_trials`` is not given: the drivers'
 #: default, and the default of ``driver.n_trials`` in experiment files.
@@ -22,10 +22,11 @@ DEFAULT_N_TRIALS = 10
 
 _COMMON = """
     estimator : estimator
-        Any scikit-learn estimator. When it (or a Pipeline's final step) has
-        ``partial_fit``, trials train one epoch per call on all CV folds in
-        lockstep and can be pruned after every epoch; otherwise each fold is
-        fitted once.
+        Any scikit-learn estimator. When it (or a Pipeline's final step) is an
+        MLP (tuner's or scikit-learn's), or has ``partial_fit`` and a ``budget``
+        or ``pruner`` is set, trials train one epoch per ``partial_fit`` call on
+        all CV folds in lockstep and can be pruned after every epoch; otherwise
+        each fold is fitted once (see ``incremental``).
     space : SearchSpace, str, pathlib.Path, dict or list of dict
         The search space: a SearchSpace, a YAML file, our space dict, or a
         scikit-learn ``param_grid`` / ``param_distributions``
@@ -76,7 +77,12 @@ _COMMON = """
     study_budget : None or dict, default=None
         Budget of the whole study in the same units (epochs and updates per fold,
         fit seconds summed over folds): no trial starts once the finished trials
-        have used it (``n_trials`` and ``timeout`` still cap the study)."""
+        have used it (``n_trials`` and ``timeout`` still cap the study).
+    incremental : "auto" or bool, default="auto"
+        Which estimators train epoch by epoch: "auto" only MLPs, unless
+        ``budget`` or ``pruner`` is set (they count epochs: then as True); True
+        any estimator with ``partial_fit`` (one call = one epoch, so ``max_iter``
+        epochs, budgets and pruning apply); False none (each fold fitted once)."""
 
 _ATTRIBUTES = """
     Attributes
@@ -112,6 +118,16 @@ def _check_n_trials(n_trials, space):
     return int(n_trials)
 
 
+def _trials_given(search):
+    """``n_trials``, or scikit-learn's ``n_iter`` when that is given instead."""
+    if search.n_iter is None:
+        return search.n_trials
+    if search.n_trials != DEFAULT_N_TRIALS:
+        raise ConfigError("give n_trials or its scikit-learn alias n_iter, not both",
+                          key="n_iter", value=search.n_iter)
+    return search.n_iter
+
+
 class GridSearch(BaseSearch):
     __doc__ = f"""Evaluate every point of the space's grid exactly once.
 
@@ -121,6 +137,9 @@ class GridSearch(BaseSearch):
 
     Parameters
     ----------{_COMMON}
+    param_grid : dict or list of dict, default=None
+        scikit-learn's name for ``space`` (give one of the two), so that
+        ``GridSearchCV(estimator, param_grid=...)`` code runs unchanged.
 {_ATTRIBUTES}
 
     Examples
@@ -133,16 +152,13 @@ class GridSearch(BaseSearch):
     ['complete', 'complete']
     """
 
-    def __init__(self, estimator, space, *, scoring=None, cv=5, n_jobs=1, refit=True,
-                 error_score=np.nan, return_train_score=False, pruner=None, storage=None,
-                 study_name=None, random_state=None, callbacks=(), verbose=0, budget=None,
-                 resource="epochs", study_budget=None):
-        self.estimator, self.space, self.scoring, self.cv = estimator, space, scoring, cv
-        self.n_jobs, self.refit, self.error_score = n_jobs, refit, error_score
-        self.return_train_score, self.pruner, self.storage = return_train_score, pruner, storage
-        self.study_name, self.random_state, self.callbacks = study_name, random_state, callbacks
-        self.verbose, self.budget, self.resource = verbose, budget, resource
-        self.study_budget = study_budget
+    _space_alias = "param_grid"
+
+    def __init__(self, estimator, space=None, *, param_grid=None, **options):
+        super().__init__(estimator, space, **options)
+        self.param_grid = param_grid
+
+    __init__.__signature__ = init_signature(__init__)
 
     def _make_sampler(self, seed):
         """Only enqueued grid points run, so any sampler works; RandomSampler is the cheapest."""
@@ -152,51 +168,8 @@ class GridSearch(BaseSearch):
         """Enqueue every grid point once; the budget is the number of points."""
         points = space.grid()
         for point in points:
-            study.enqueue_trial(point, user_attrs={"grid_point": point}, skip_if_exists=True)
+            study.enqueue_trial(point, user_attrs={GRID_ATTR: point}, skip_if_exists=True)
         return len(points)
-
-
-class RandomSearch(BaseSearch):
-    __doc__ = f"""Sample ``n_trials`` points at random (Optuna's RandomSampler).
-
-    Parameters
-    ----------{_COMMON}
-    n_trials : int, default=DEFAULT_N_TRIALS (10)
-        Total trials of the study (trials already in ``storage`` count).
-    timeout : float, default=None
-        Stop starting new trials after this many seconds.
-{_ATTRIBUTES}
-
-    Examples
-    --------
-    >>> from sklearn.datasets import load_iris
-    >>> from sklearn.linear_model import SGDClassifier
-    >>> X, y = load_iris(return_X_y=True)
-    >>> search = RandomSearch(SGDClassifier(max_iter=5), {{"alpha": [1e-4, 1e-3, 1e-2]}},
-    ...                       n_trials=3, cv=3, random_state=0)
-    >>> len(search.fit(X, y).cv_results_["params"])
-    3
-    """
-
-    def __init__(self, estimator, space, *, scoring=None, cv=5, n_jobs=1, refit=True,
-                 error_score=np.nan, return_train_score=False, pruner=None, storage=None,
-                 study_name=None, random_state=None, callbacks=(), verbose=0, budget=None,
-                 resource="epochs", study_budget=None, n_trials=DEFAULT_N_TRIALS, timeout=None):
-        self.estimator, self.space, self.scoring, self.cv = estimator, space, scoring, cv
-        self.n_jobs, self.refit, self.error_score = n_jobs, refit, error_score
-        self.return_train_score, self.pruner, self.storage = return_train_score, pruner, storage
-        self.study_name, self.random_state, self.callbacks = study_name, random_state, callbacks
-        self.verbose, self.budget, self.resource = verbose, budget, resource
-        self.study_budget = study_budget
-        self.n_trials, self.timeout = n_trials, timeout
-
-    def _make_sampler(self, seed):
-        """Independent uniform draws from the space."""
-        return optuna.samplers.RandomSampler(seed=seed)
-
-    def _plan(self, study, space):
-        """The budget is ``n_trials`` (the study's total)."""
-        return _check_n_trials(self.n_trials, space)
 
 
 #: sampler name -> (factory(seed), extra package it needs)
@@ -242,6 +215,11 @@ class OptunaSearch(BaseSearch):
         Total trials of the study (trials already in ``storage`` count).
     timeout : float, default=None
         Stop starting new trials after this many seconds.
+    param_distributions : dict, default=None
+        scikit-learn's name for ``space`` (give one of the two).
+    n_iter : int, default=None
+        scikit-learn's name for ``n_trials`` (RandomizedSearchCV); when given
+        it is the budget, and ``n_trials`` must be left at its default.
     sampler : {{"tpe", "gp", "cmaes", "qmc", "random"}} or optuna sampler, default="tpe"
         TPE is multivariate with constant liar (Optuna 5 defaults); "gp" needs
         torch and "cmaes" the cmaes package. A sampler object is used as is
@@ -261,18 +239,15 @@ class OptunaSearch(BaseSearch):
     ['alpha']
     """
 
-    def __init__(self, estimator, space, *, scoring=None, cv=5, n_jobs=1, refit=True,
-                 error_score=np.nan, return_train_score=False, pruner=None, storage=None,
-                 study_name=None, random_state=None, callbacks=(), verbose=0, budget=None,
-                 resource="epochs", study_budget=None, n_trials=DEFAULT_N_TRIALS, timeout=None,
-                 sampler="tpe"):
-        self.estimator, self.space, self.scoring, self.cv = estimator, space, scoring, cv
-        self.n_jobs, self.refit, self.error_score = n_jobs, refit, error_score
-        self.return_train_score, self.pruner, self.storage = return_train_score, pruner, storage
-        self.study_name, self.random_state, self.callbacks = study_name, random_state, callbacks
-        self.verbose, self.budget, self.resource = verbose, budget, resource
-        self.study_budget = study_budget
+    _space_alias = "param_distributions"
+
+    def __init__(self, estimator, space=None, *, n_trials=DEFAULT_N_TRIALS, timeout=None,
+                 sampler="tpe", param_distributions=None, n_iter=None, **options):
+        super().__init__(estimator, space, **options)
         self.n_trials, self.timeout, self.sampler = n_trials, timeout, sampler
+        self.param_distributions, self.n_iter = param_distributions, n_iter
+
+    __init__.__signature__ = init_signature(__init__)
 
     def _make_sampler(self, seed):
         """The chosen sampler, seeded per worker."""
@@ -285,4 +260,42 @@ class OptunaSearch(BaseSearch):
 
     def _plan(self, study, space):
         """The budget is ``n_trials`` (the study's total)."""
-        return _check_n_trials(self.n_trials, space)
+        return _check_n_trials(_trials_given(self), space)
+
+
+class RandomSearch(OptunaSearch):
+    __doc__ = f"""Sample ``n_trials`` points at random (Optuna's RandomSampler).
+
+    Parameters
+    ----------{_COMMON}
+    n_trials : int, default=DEFAULT_N_TRIALS (10)
+        Total trials of the study (trials already in ``storage`` count).
+    timeout : float, default=None
+        Stop starting new trials after this many seconds.
+    param_distributions : dict, default=None
+        scikit-learn's name for ``space`` (give one of the two).
+    n_iter : int, default=None
+        scikit-learn's name for ``n_trials`` (RandomizedSearchCV); when given
+        it is the budget, and ``n_trials`` must be left at its default.
+{_ATTRIBUTES}
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_iris
+    >>> from sklearn.linear_model import SGDClassifier
+    >>> X, y = load_iris(return_X_y=True)
+    >>> search = RandomSearch(SGDClassifier(max_iter=5), {{"alpha": [1e-4, 1e-3, 1e-2]}},
+    ...                       n_trials=3, cv=3, random_state=0)
+    >>> len(search.fit(X, y).cv_results_["params"])
+    3
+    """
+
+    sampler = "random"  # fixed, not a parameter: RandomSearch is OptunaSearch(sampler="random")
+
+    def __init__(self, estimator, space=None, *, n_trials=DEFAULT_N_TRIALS, timeout=None,
+                 param_distributions=None, n_iter=None, **options):
+        BaseSearch.__init__(self, estimator, space, **options)
+        self.n_trials, self.timeout = n_trials, timeout
+        self.param_distributions, self.n_iter = param_distributions, n_iter
+
+    __init__.__signature__ = init_signature(__init__)

@@ -6,9 +6,11 @@
    estimator parameters;
 2. clones the estimator once per CV split and sets the parameters (a
    :class:`~sklearn.pipeline.Pipeline` takes ``step__name`` keys);
-3. when the final estimator has ``partial_fit``: fits the preprocessing steps of a
-   pipeline once per fold (``fit_transform`` on the training split, ``transform``
-   on the validation split), then calls ``partial_fit`` (one epoch) on every fold
+3. when the final estimator trains by epoch (:func:`trains_by_epoch`: tuner's and
+   scikit-learn's MLPs, or any estimator with ``partial_fit`` given
+   ``incremental=True``): fits the preprocessing steps of a pipeline once per fold
+   (``fit_transform`` on the training split, ``transform`` on the validation
+   split), then calls ``partial_fit`` (one epoch) on every fold
    in turn, scores every validation split after each epoch, reports the mean
    over folds to Optuna (``trial.report(mean, step)``) and stops when the pruner
    says so or the epoch budget is spent;
@@ -27,13 +29,15 @@ Examples
 >>> from sklearn.metrics import check_scoring
 >>> from sklearn.model_selection import KFold
 >>> from scipy.stats import loguniform
+>>> from tuner.search.task import TrialTask
 >>> from tuner.spaces import SearchSpace
 >>> X, y = load_iris(return_X_y=True)
 >>> est = SGDClassifier(max_iter=3, random_state=0)
 >>> space = SearchSpace.load({"alpha": loguniform(1e-4, 1e-2)})
 >>> task = TrialTask(estimator=est, X=X, y=y, space=space,
 ...                  splits=list(KFold(3, shuffle=True, random_state=0).split(X)),
-...                  scorers={"score": check_scoring(est)}, classes=[0, 1, 2])
+...                  scorers={"score": check_scoring(est)}, classes=[0, 1, 2],
+...                  incremental=True)
 >>> study = optuna.create_study(direction="maximize")
 >>> study.optimize(lambda t: evaluate_trial(t, task), n_trials=1)
 >>> study.trials[0].user_attrs["n_epochs"]
@@ -50,17 +54,19 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import optuna
-from sklearn.base import clone
+from sklearn.base import clone, is_classifier
 from sklearn.compose import TransformedTargetRegressor
-from sklearn.metrics._scorer import _MultimetricScorer
 from sklearn.pipeline import Pipeline
-from sklearn.utils import _safe_indexing
 
+from tuner.errors import ConfigError
 from tuner.nn.training import resolve_batch_size
-from tuner.search.records import TrialTask, jsonable
+from tuner.search.budget import final_step, most_epochs
+from tuner.search.scoring import metric_of, metrics_from_output
+from tuner.search.sklearn_private import rows, score_all
+from tuner.search.trials import GRID_ATTR, write_attrs
 
 _logger = logging.getLogger(__name__)
-__all__ = ["TrialTask", "evaluate_trial", "final_step", "refit_incremental"]
+__all__ = ["evaluate_trial", "refit_incremental"]
 
 
 
@@ -71,21 +77,57 @@ def _batches_per_epoch(estimator, n_train):
     return math.ceil(n_train / max(1, batch))
 
 
+#: Estimators whose ``partial_fit`` is one epoch and whose ``max_iter`` counts epochs.
+EPOCH_ESTIMATORS = ("tuner.estimators", "sklearn.neural_network")
+
+
+def check_incremental(incremental):
+    """``incremental`` as given, or a ConfigError naming what is allowed."""
+    if incremental == "auto" or isinstance(incremental, bool):
+        return incremental
+    raise ConfigError("not a valid choice", key="incremental", value=incremental,
+                      allowed='"auto", True or False')
+
+
+def trains_by_epoch(estimator, incremental="auto"):
+    """True when trials train ``estimator`` one ``partial_fit`` epoch at a time.
+
+    ``"auto"``: only neural networks whose ``partial_fit`` is one epoch (tuner's
+    and scikit-learn's MLPs); any other estimator is fitted once per fold with
+    ``fit``, at scikit-learn's cost (an ``SGDClassifier``'s ``max_iter`` would
+    otherwise mean up to 1000 partial_fit calls, each validated and scored).
+    ``True``: every estimator with ``partial_fit`` (declares one call = one epoch,
+    so the pruner can act after each); ``False``: always ``fit``.
+
+    Examples
+    --------
+    >>> from sklearn.linear_model import SGDClassifier
+    >>> from tuner import MLPClassifier
+    >>> trains_by_epoch(MLPClassifier()), trains_by_epoch(SGDClassifier())
+    (True, False)
+    >>> trains_by_epoch(SGDClassifier(), incremental=True)
+    True
+    """
+    if not hasattr(estimator, "partial_fit") or incremental is False:
+        return False
+    return incremental is True or type(estimator).__module__.startswith(EPOCH_ESTIMATORS)
+
+
 class _Fold:
     """One CV split: the cloned model, its (preprocessed) data, epochs and timings.
 
     A ``TransformedTargetRegressor`` has no ``partial_fit``: when its regressor
-    (or the regressor Pipeline's final step) has one, the fold fits the target
-    transformer on the training split itself and trains the regressor on the
-    transformed target epoch by epoch; scores are computed on the original scale.
+    (or the regressor Pipeline's final step) trains by epoch, the fold fits the
+    target transformer on the training split itself and trains the regressor on
+    the transformed target epoch by epoch; scores are on the original scale.
     """
 
-    def __init__(self, model, X_train, y_train, X_test=None, y_test=None):
+    def __init__(self, model, X_train, y_train, X_test=None, y_test=None, *, incremental="auto"):
         self.model = model
         self.target = model if isinstance(model, TransformedTargetRegressor) else None
         self.inner = model if self.target is None else model.regressor
         self.final = final_step(model)
-        self.incremental = hasattr(self.final, "partial_fit")
+        self.incremental = trains_by_epoch(self.final, incremental)
         self.takes_max_updates = self.incremental and "max_updates" in inspect.signature(
             self.final.partial_fit).parameters
         if self.incremental and self.final.get_params().get("early_stopping") is True:
@@ -97,6 +139,8 @@ class _Fold:
         self.n_train = len(y_train) if y_train is not None else len(X_train)
         self.fit_time = self.score_time = 0.0
         self.epochs = 0
+        self._next_epoch = None  # the estimator's pre-validated epoch runner (tuner's MLPs)
+        self._fast_scoring = None  # (metric per scorer, checked X, y) once known; False: none
 
     def _fit_target(self, y):
         """The target the regressor learns: transformed by a fitted copy of the wrapper's
@@ -115,8 +159,9 @@ class _Fold:
         """Clone the task's estimator with ``params`` on one split."""
         model = clone(task.estimator).set_params(**params)
         X, y = task.X, task.y
-        return cls(model, _safe_indexing(X, train), None if y is None else _safe_indexing(y, train),
-                   _safe_indexing(X, test), None if y is None else _safe_indexing(y, test))
+        return cls(model, rows(X, train), None if y is None else rows(y, train),
+                   rows(X, test), None if y is None else rows(y, test),
+                   incremental=task.incremental)
 
     def preprocess(self):
         """Fit a pipeline's preceding steps once; keep the transformed splits."""
@@ -139,7 +184,12 @@ class _Fold:
         if updates_left is not None and self.takes_max_updates:
             kwargs["max_updates"] = max(1, int(updates_left))
         start = time.perf_counter()
-        self.final.partial_fit(self.X_train, self.y_fit, **kwargs)
+        if self._next_epoch is not None:
+            self._next_epoch(max_updates=kwargs.get("max_updates"))
+        else:
+            self.final.partial_fit(self.X_train, self.y_fit, **kwargs)
+            if hasattr(self.final, "_epochs_on"):  # later epochs skip re-validating the split
+                self._next_epoch = self.final._epochs_on(self.X_train, self.y_fit)
         self.fit_time += time.perf_counter() - start
         self.epochs += 1
 
@@ -157,10 +207,44 @@ class _Fold:
             est = fitted_target_regressor(self.target, est, self.transformer, self.y_fit.ndim)
         X, y = (self.X_train, self.y_train) if train else (self.X_test, self.y_test)
         start = time.perf_counter()
-        scores = _MultimetricScorer(scorers=scorers, raise_exc=True)(est, X, y)
+        scores = None if train else self._scores_from_output(scorers)
+        if scores is None:
+            scores = score_all(scorers, est, X, y)
         if not train:
             self.score_time += time.perf_counter() - start
         return {name: float(value) for name, value in scores.items()}
+
+    def _scores_from_output(self, scorers):
+        """Validation scores from one forward pass (:mod:`tuner.search.scoring`), else None."""
+        if self._fast_scoring is None:
+            self._fast_scoring = self._plan_fast_scoring(scorers)
+        if not self._fast_scoring:
+            return None
+        metrics, X, y = self._fast_scoring
+        output = self.final._network_output(X)
+        if not np.isfinite(output).all():
+            return None  # the scorer's own error (or value) for non-finite predictions
+        values = metrics_from_output(set(metrics.values()), y, output,
+                                     classifier=is_classifier(self.final))
+        return {name: values[metric] for name, metric in metrics.items()}
+
+    def _plan_fast_scoring(self, scorers):
+        """(metric per scorer, validated X, encoded y) when every scorer has a fast metric."""
+        metrics = {name: metric_of(scorer, self.final) for name, scorer in scorers.items()}
+        if not self.incremental or self.y_test is None or None in metrics.values() \
+                or self.transformer is not None:  # outputs on the transformed target's scale
+            return False
+        if not is_classifier(self.final):
+            return metrics, self.final._checked_inputs(self.X_test), np.asarray(self.y_test, float)
+        try:
+            y = self.final._class_indices(np.asarray(self.y_test))
+        except ValueError:  # a label unknown to the model: the scorers say what they say
+            return False
+        if y is None:  # multilabel targets: the scorers
+            return False
+        if "neg_log_loss" in metrics.values() and len(np.unique(y)) < len(self.final.classes_):
+            return False  # scikit-learn's log_loss refuses a split missing a class
+        return metrics, self.final._checked_inputs(self.X_test), y
 
     @property
     def n_updates(self):
@@ -189,13 +273,7 @@ class _Progress:
 
 def _epoch_limit(task, estimator):
     """Epochs to train unless another budget stops first (None: until the updates budget)."""
-    kind, value = task.budget or (None, None)
-    if kind == "epochs":
-        return int(value)
-    if kind == "updates":
-        return None
-    max_iter = estimator.get_params().get("max_iter")
-    return int(max_iter) if max_iter else 1
+    return most_epochs(task.budget, estimator.get_params().get("max_iter"), default=1)
 
 
 def _budget_spent(task, progress, limit):
@@ -278,7 +356,7 @@ def _train_epochs(trial, task, progress):
 
 
 def _store(trial, task, progress, split_test, fail_reason=None):
-    """Write the trial's results as Optuna user attributes (see ``records.ATTRS``)."""
+    """Write the trial's results as Optuna user attributes (see :mod:`~tuner.search.trials`)."""
     n_splits = len(task.splits)
     fit_times = [f.fit_time for f in progress.folds] + [math.nan] * n_splits
     score_times = [f.score_time for f in progress.folds] + [math.nan] * n_splits
@@ -296,8 +374,7 @@ def _store(trial, task, progress, split_test, fail_reason=None):
                                        for m in task.scorers}
     if fail_reason is not None:
         attrs["fail_reason"] = fail_reason
-    for key, value in attrs.items():
-        trial.set_user_attr(key, jsonable(value))
+    write_attrs(trial, **attrs)
 
 
 def _failure(trial, task, progress, reason):
@@ -333,9 +410,9 @@ def evaluate_trial(trial, task):
     --------
     See the module docstring (``study.optimize(lambda t: evaluate_trial(t, task))``).
     """
-    raw = task.space.suggest(trial, point=trial.user_attrs.get("grid_point"))
+    raw = task.space.suggest(trial, point=trial.user_attrs.get(GRID_ATTR))
     params = task.space.resolve(raw, n_samples=task.n_samples)
-    trial.set_user_attr("params", jsonable(params))
+    write_attrs(trial, params=params)
     progress = _Progress()
     try:
         progress.folds = [_Fold.from_task(task, params, tr, te) for tr, te in task.splits]
@@ -354,13 +431,14 @@ def evaluate_trial(trial, task):
     return value
 
 
-def refit_incremental(model, X, y, *, n_epochs, classes=None, n_updates=None):
+def refit_incremental(model, X, y, *, n_epochs, classes=None, n_updates=None,
+                      incremental="auto"):
     """Train ``model`` like a trial does (preprocess once, ``n_epochs`` partial_fit calls).
 
     With ``n_updates`` (a trial trained to an updates budget) it trains until that
     many weight updates instead, stopping the last epoch early where it can.
-    Falls back to ``model.fit(X, y)`` when the final estimator has no ``partial_fit``.
-    Returns the fitted model.
+    Falls back to ``model.fit(X, y)`` when trials fit it once (:func:`trains_by_epoch`
+    with ``incremental``). Returns the fitted model.
 
     Examples
     --------
@@ -368,10 +446,10 @@ def refit_incremental(model, X, y, *, n_epochs, classes=None, n_updates=None):
     >>> from sklearn.linear_model import SGDClassifier
     >>> X, y = load_iris(return_X_y=True)
     >>> refit_incremental(SGDClassifier(random_state=0), X, y, n_epochs=3,
-    ...                   classes=[0, 1, 2]).t_ > 0
+    ...                   classes=[0, 1, 2], incremental=True).t_ > 0
     True
     """
-    fold = _Fold(model, X, y)
+    fold = _Fold(model, X, y, incremental=incremental)
     if not fold.incremental:
         return model.fit(X, y)
     fold.preprocess()
@@ -384,14 +462,6 @@ def refit_incremental(model, X, y, *, n_epochs, classes=None, n_updates=None):
     if fold.transformer is None:
         return model
     return fitted_target_regressor(model, fold.inner, fold.transformer, fold.y_fit.ndim)
-
-
-def final_step(estimator):
-    """The estimator that learns: a Pipeline's last step, inside a target-transforming
-    wrapper's regressor when there is one."""
-    if isinstance(estimator, TransformedTargetRegressor):
-        estimator = estimator.regressor
-    return estimator.steps[-1][1] if isinstance(estimator, Pipeline) else estimator
 
 
 def fitted_target_regressor(wrapper, regressor, transformer, ndim):
