@@ -29,21 +29,10 @@ _SHORTHANDS = {"dataset": "name", "search_space": "file", "driver": "type",
 # ---------------------------------------------------------------- YAML and overrides
 
 def read_yaml(path, *, what="experiment"):
-    """Parse a YAML file; malformed YAML becomes one line naming the file and line."""
-    path = Path(path)
-    if not path.is_file():
-        raise ExperimentError(f"{what} file not found", source=str(path),
-                              allowed="an existing .yaml file")
-    try:
-        return yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else None
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise ExperimentError(f"malformed YAML: {problem}", source=str(path), key=where,
-                              allowed="valid YAML (check indentation, colons and quotes)") from None
-    except UnicodeDecodeError:
-        raise ExperimentError("not a UTF-8 text file", source=str(path)) from None
+    """Parse an experiment file with THE bounded YAML reader (tuner.spaces.files.read_yaml)."""
+    from tuner.spaces.files import read_yaml as read_bounded
+
+    return read_bounded(path, error=ExperimentError, what=what)
 
 
 def parse_override(text):

@@ -323,7 +323,8 @@ def validation_error_to_experiment_error(exc, source):
 dataset, test_size, preprocess, estimator, search_space, driver, cv, scoring, seed, n_jobs, \
 storage, tracking, report)
     """
-    error = exc.errors(include_url=False)[0]
+    errors = exc.errors(include_url=False)
+    error = errors[0]
     ctx = error.get("ctx") or {}
     loc = tuple(part for part in error["loc"] if not (isinstance(part, str) and _TAG.match(part)))
     loc += (ctx["key"],) if "key" in ctx else ()
@@ -332,7 +333,21 @@ storage, tracking, report)
     value = ctx.get("value", error.get("input"))
     if error["type"] != "missing" and not isinstance(value, dict):
         kwargs["value"] = value
-    return ExperimentError(_message(error, loc), **kwargs)
+    message = _message(error, loc)
+    if error["type"] == "missing":
+        message += _misspelt_as(errors, error["loc"])
+    return ExperimentError(message, **kwargs)
+
+
+def _misspelt_as(errors, loc):
+    """``; found 'naem' (did you mean 'name'?)`` when an unknown key beside a missing one is
+    close to it."""
+    for other in errors:
+        if other["type"] == "extra_forbidden" and other["loc"][:-1] == loc[:-1]:
+            hint = did_you_mean(other["loc"][-1], [loc[-1]])
+            if hint:
+                return f"; found {other['loc'][-1]!r}{hint}"
+    return ""
 
 
 def validate_experiment(data, source=None):

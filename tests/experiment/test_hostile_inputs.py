@@ -1,0 +1,129 @@
+"""Careless and hostile experiment and space files: ``tuner validate`` refuses each one.
+
+Every case is generated here (not checked in): exit 2, exactly one line naming the file
+(and the key), no traceback, nothing written in the folder, within a time limit (a hang
+fails the test). Most cases run in-process (``tuner.cli.main``, under an alarm); the ones
+that used to hang or blow up run in a subprocess with a timeout.
+"""
+
+import copy
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tuner.cli import main
+
+ROOT = Path(__file__).resolve().parents[2]
+LIMIT = 20  # seconds per case
+
+BASE = {
+    "name": "hostile",
+    "dataset": "iris",
+    "estimator": {"params": {"hidden_layer_sizes": [8]}},
+    "search_space": {"parameters": {
+        "learning_rate_init": {"type": "float", "low": 1e-3, "high": 1e-1, "log": True},
+        "max_iter": {"type": "int", "low": 2, "high": 4}}},
+    "driver": {"type": "random", "n_trials": 3},
+    "cv": 2,
+}
+
+
+def _with(path, value):
+    """BASE with the dotted ``path`` set to ``value`` (``None`` path parts create mappings)."""
+    data = copy.deepcopy(BASE)
+    *parents, last = path.split(".")
+    node = data
+    for part in parents:
+        node = node.setdefault(part, {})
+    node[last] = value
+    return data
+
+
+def _param(spec):
+    """BASE whose space has one more parameter, ``dropout``, with ``spec``."""
+    return _with("search_space.parameters.dropout", spec)
+
+
+def _bomb(levels=9):
+    """A billion-laughs YAML: each anchor lists the previous one nine times."""
+    lines = ["a0: &a0 [lol, lol, lol, lol, lol, lol, lol, lol, lol]"]
+    lines += [f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 9)}]" for i in range(1, levels)]
+    return "\n".join(lines) + "\n"
+
+
+def _text(data):
+    return data if isinstance(data, str) else yaml.safe_dump(data, sort_keys=False)
+
+
+# (id, file contents, what the one line must contain besides the file name); the YAML
+# reader's cases that used to hang or overflow the stack run in a subprocess too
+SUBPROCESS_CASES = ("alias-bomb-unknown-key", "deep-flow-sequences")
+CASES = [
+    ("alias-bomb-unknown-key", _bomb(), "aliases"),
+    ("alias-bomb-description", _bomb() + "name: x\ndescription: [*a8, *a8]\n", "aliases"),
+    ("recursive-alias", "name: &a [1, *a]\n", "alias"),
+    ("deep-flow-sequences", "name: " + "[" * 20000 + "]" * 20000 + "\n", "nested too deeply"),
+    ("deep-flow-mappings", "name: " + "{a: " * 5000 + "1" + "}" * 5000 + "\n",
+     "nested too deeply"),
+    ("five-megabytes", "name: " + "x" * 5_000_000 + "\n", "file too large"),
+    ("malformed", "name: x\ndataset: {iris\n", "malformed YAML"),
+    ("misspelt-name", {"naem": "x", **{k: v for k, v in BASE.items() if k != "name"}},
+     "found 'naem' (did you mean 'name'?)"),
+    ("long-name-cut", _with("name", "y" * 100_000), "name"),
+]
+
+
+def _check_one_line(text, path, expected):
+    lines = [line for line in text.splitlines() if line.strip()]
+    assert len(lines) == 1, text[:2000]
+    assert str(path.name) in lines[0] and expected in lines[0], lines[0]
+    assert "Traceback" not in text and len(lines[0]) < 600, lines[0][:2000]
+
+
+def _alarm(signum, frame):
+    raise TimeoutError(f"no answer within {LIMIT} s")
+
+
+@pytest.mark.parametrize(("data", "expected"), [c[1:] for c in CASES],
+                         ids=[c[0] for c in CASES])
+def test_hostile_validate_in_process(tmp_path, monkeypatch, capsys, data, expected):
+    path = tmp_path / "exp.yaml"
+    path.write_text(_text(data), encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    previous = signal.signal(signal.SIGALRM, _alarm)
+    signal.alarm(LIMIT)
+    try:
+        code = main(["validate", str(path)])
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+    out = capsys.readouterr()
+    assert code == 2, out
+    _check_one_line(out.out + out.err, path, expected)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["exp.yaml"]
+
+
+@pytest.mark.parametrize(("text", "expected"),
+                         [c[1:] for c in CASES if c[0] in SUBPROCESS_CASES],
+                         ids=[c[0] for c in CASES if c[0] in SUBPROCESS_CASES])
+def test_hostile_yaml_in_a_subprocess(tmp_path, text, expected):
+    path = tmp_path / "exp.yaml"
+    path.write_text(text, encoding="utf-8")
+    proc = subprocess.run([sys.executable, "-m", "tuner", "validate", str(path)], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=LIMIT,
+                          env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"})
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    _check_one_line(proc.stdout + proc.stderr, path, expected)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["exp.yaml"]
+
+
+def test_hostile_experiment_path_is_a_folder(tmp_path, monkeypatch, capsys):
+    (tmp_path / "exp.yaml").mkdir()
+    monkeypatch.chdir(tmp_path)
+    assert main(["validate", "exp.yaml"]) == 2
+    out = capsys.readouterr()
+    _check_one_line(out.out + out.err, tmp_path / "exp.yaml", "folder")
