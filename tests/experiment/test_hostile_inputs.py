@@ -56,15 +56,17 @@ def _bomb(levels=9):
 
 
 def _text(data):
-    return data if isinstance(data, str) else yaml.safe_dump(data, sort_keys=False)
+    if isinstance(data, str):
+        return data
+    return yaml.safe_dump(data, sort_keys=False, default_flow_style=None)
 
 
 # (id, file contents, what the one line must contain besides the file name); the YAML
 # reader's cases that used to hang or overflow the stack run in a subprocess too
 SUBPROCESS_CASES = ("alias-bomb-unknown-key", "deep-flow-sequences")
 CASES = [
-    ("alias-bomb-unknown-key", _bomb(), "aliases"),
-    ("alias-bomb-description", _bomb() + "name: x\ndescription: [*a8, *a8]\n", "aliases"),
+    ("alias-bomb-unknown-key", _bomb(), "aliases *name"),
+    ("alias-bomb-description", _bomb() + "name: x\ndescription: [*a8, *a8]\n", "aliases *name"),
     ("recursive-alias", "name: &a [1, *a]\n", "alias"),
     ("deep-flow-sequences", "name: " + "[" * 20000 + "]" * 20000 + "\n", "nested too deeply"),
     ("deep-flow-mappings", "name: " + "{a: " * 5000 + "1" + "}" * 5000 + "\n",
@@ -74,6 +76,33 @@ CASES = [
     ("misspelt-name", {"naem": "x", **{k: v for k, v in BASE.items() if k != "name"}},
      "found 'naem' (did you mean 'name'?)"),
     ("long-name-cut", _with("name", "y" * 100_000), "name"),
+    ("n-points-200000", _param({"type": "float", "low": 0.0, "high": 0.5, "n_points": 200_000}),
+     "dropout.n_points"),
+    ("choices-20000", _param({"type": "categorical", "choices": list(range(20_000))}),
+     "dropout.choices"),
+    ("grid-10001", _with("driver", "grid") | {"search_space": {"parameters": {
+        "max_iter": {"type": "int", "low": 1, "high": 10001, "n_points": 10001}}}},
+     "max_iter.n_points"),
+    ("grid-10100", _with("driver", "grid") | {"search_space": {"parameters": {
+        "max_iter": {"type": "int", "low": 1, "high": 101, "n_points": 101},
+        "batch_size": {"type": "int", "low": 1, "high": 100, "n_points": 100}}}},
+     "more than 10000 points (got 10100"),
+    ("grid-100000", _with("driver", "grid") | {"search_space": {"parameters": {
+        "max_iter": {"type": "int", "low": 1, "high": 1000, "n_points": 1000},
+        "batch_size": {"type": "int", "low": 1, "high": 100, "n_points": 100}}}},
+     "more than 10000 points (got 100000"),
+    ("step-above-range", _param({"type": "float", "low": 0.0, "high": 0.5, "step": 1.0}),
+     "dropout.step"),
+    ("int-bound-10e30", _with("search_space.parameters.max_iter",
+                              {"type": "int", "low": 2, "high": 10**30}), "max_iter.high"),
+    ("nan-bound", _param({"type": "float", "low": float("nan"), "high": 0.5}), "dropout.low"),
+    ("inf-bound", _param({"type": "float", "low": 0.0, "high": float("inf")}), "dropout.high"),
+    ("dict-as-type", _param({"type": {"a": 1}, "low": 0.0, "high": 0.5}), "dropout.type"),
+    ("dropout-from-minus-half", _param({"type": "float", "low": -0.5, "high": 0.5}),
+     "dropout"),
+    ("learning-rate-from-0", _with("search_space.parameters.learning_rate_init",
+                                   {"type": "float", "low": 0.0, "high": 0.1}),
+     "learning_rate_init"),
 ]
 
 

@@ -237,9 +237,17 @@ def _check_estimator_params(experiment):
     return cls(**fixed)
 
 
+def _range_ends(space, base):
+    """Points with one range parameter at its low or its high end, the others as in `base`."""
+    for name, spec in space.to_dict().get("parameters", {}).items():
+        if name in base and "low" in spec and "high" in spec and spec.get("base") is None:
+            yield from ({**base, name: spec[end]} for end in ("low", "high"))
+
+
 def _check_space_values(experiment, estimator):
     """Values the space can propose must pass the estimator's parameter constraints
-    (checked on the grid when it is small, else on 20 random points)."""
+    (checked on the grid when it is small, else on 20 random points; for the random and
+    Optuna drivers also at both ends of every range)."""
     import numpy as np
     from sklearn.base import clone
     from sklearn.utils._param_validation import InvalidParameterError
@@ -254,6 +262,8 @@ def _check_space_values(experiment, estimator):
             points = [space.sample(rng) for _ in range(20)]
         except SearchSpaceError:
             return
+    if experiment.driver.type != "grid" and points:  # samplers reach the ranges' ends
+        points += list(_range_ends(space, points[0]))
     for raw in points:
         params = space.resolve(raw, n_samples=1000)
         try:
@@ -261,6 +271,21 @@ def _check_space_values(experiment, estimator):
         except InvalidParameterError as exc:
             raise _invalid_param(exc, experiment.where, "search_space.parameters",
                                  params) from None
+
+
+def _check_grid(experiment):
+    """The grid driver needs a grid within the documented limit (SearchSpace.grid)."""
+    from tuner.errors import SearchSpaceError
+
+    if experiment.driver.type != "grid":
+        return
+    try:
+        experiment.space.grid()
+    except SearchSpaceError as err:
+        key = f"search_space.parameters.{err.key}" if err.key else "search_space"
+        value = {} if err.value is ConfigError._UNSET else {"value": err.value}
+        raise ExperimentError(err.message, source=experiment.where, key=key,
+                              allowed=err.allowed, **value) from None
 
 
 def check_semantics(experiment):
@@ -272,6 +297,7 @@ def check_semantics(experiment):
         if name not in valid:
             raise _unknown(name, valid, source=where, key=f"search_space.parameters.{name}",
                            value=name)
+    _check_grid(experiment)
     _check_space_values(experiment, estimator)
     scoring = experiment.config.scoring
     if scoring is not None:

@@ -194,7 +194,7 @@ def _check_tree(root, error, source):
             open_.discard(id(node))
             sizes[id(node)] = 1 + sum(sizes[id(child)] for child in _children(node))
             if sizes[id(node)] > MAX_NODES:
-                raise error("too many values once YAML aliases (*name) are expanded",
+                raise error("too many values (YAML aliases *name counted expanded)",
                             source=source, allowed=f"at most {MAX_NODES} values")
             continue
         mark = node.start_mark
