@@ -30,6 +30,8 @@ from pathlib import Path
 from tuner.errors import ConfigError, ExperimentError, did_you_mean
 from tuner.experiment.build import check_n_trials, split_data
 
+#: Most worker processes ``n_jobs`` may ask for.
+MAX_N_JOBS = 1024
 #: Seconds to wait for an http(s) tracking server to answer.
 TRACKING_TIMEOUT = 5
 #: Tracking URI schemes MLflow 3 accepts (besides file stores, see check_tracking_uri).
@@ -50,12 +52,13 @@ def n_workers(n_jobs, *, key="n_jobs", source=None):
     from joblib import cpu_count
 
     cores = cpu_count()
-    if isinstance(n_jobs, int) and not isinstance(n_jobs, bool) and -cores <= n_jobs != 0:
+    if (isinstance(n_jobs, int) and not isinstance(n_jobs, bool)
+            and -cores <= n_jobs <= MAX_N_JOBS and n_jobs != 0):
         return n_jobs if n_jobs > 0 else cores + 1 + n_jobs
     raise ExperimentError("must be a positive number of worker processes, or negative as in "
                           "joblib", source=source, key=key, value=n_jobs,
-                          allowed=f"1, 2, ... or -1 (all {cores} cores) down to -{cores} "
-                                  "(one process)")
+                          allowed=f"1 to {MAX_N_JOBS}, or -1 (all {cores} cores) down to "
+                                  f"-{cores} (one process)")
 
 
 def check_cv(experiment, y_train):
@@ -219,6 +222,22 @@ def _invalid_param(exc, source, prefix, values):
                            source=source, key=f"{prefix}.{name}", value=values.get(name))
 
 
+def _check_layers(params, source, prefix):
+    """``hidden_layer_sizes`` entries must be integers >= 1 (fit would refuse each trial)."""
+    from numbers import Integral
+
+    import numpy as np
+
+    if "hidden_layer_sizes" not in params:
+        return
+    sizes = params["hidden_layer_sizes"]
+    layers = np.atleast_1d(np.asarray(sizes, dtype=object)).tolist()
+    if not all(isinstance(h, Integral) and not isinstance(h, bool) and h >= 1 for h in layers):
+        raise ExperimentError("every layer needs at least one unit", source=source,
+                              key=f"{prefix}.hidden_layer_sizes", value=sizes,
+                              allowed="integers >= 1, e.g. [64, 32]")
+
+
 def _check_estimator_params(experiment):
     """Fixed estimator parameters must exist and be valid (sklearn's parameter constraints)."""
     from sklearn.utils._param_validation import InvalidParameterError
@@ -234,6 +253,7 @@ def _check_estimator_params(experiment):
         cls(**fixed)._validate_params()
     except InvalidParameterError as exc:
         raise _invalid_param(exc, experiment.where, "estimator.params", params) from None
+    _check_layers(fixed, experiment.where, "estimator.params")
     return cls(**fixed)
 
 
@@ -271,6 +291,7 @@ def _check_space_values(experiment, estimator):
         except InvalidParameterError as exc:
             raise _invalid_param(exc, experiment.where, "search_space.parameters",
                                  params) from None
+        _check_layers(params, experiment.where, "search_space.parameters")
 
 
 def _check_grid(experiment):

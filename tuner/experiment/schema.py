@@ -43,6 +43,7 @@ Examples
 ('iris', 'optuna', True)
 """
 
+import math
 import re
 import typing
 from typing import Any, Literal
@@ -90,6 +91,14 @@ class DatasetConfig(_Section):
             key = "path" if data.lower().endswith(FILE_SUFFIXES) else "name"
             return {key: data}
         return data
+
+    @model_validator(mode="after")
+    def _features_exclude_target(self):
+        """The target column cannot also be a feature."""
+        if self.target is not None and self.target in (self.features or ()):
+            raise _fail("the target column is also listed as a feature",
+                        "features without the target", key="features", value=self.target)
+        return self
 
     @model_validator(mode="after")
     def _check(self):
@@ -144,7 +153,7 @@ class DriverConfig(_Section):
     sampler: Literal["tpe", "gp", "cmaes", "qmc", "random"] = "tpe"
     pruner: Literal["none", "median", "halving", "hyperband"] = "none"
     n_trials: int | None = Field(None, ge=1)
-    timeout: float | None = Field(None, gt=0)
+    timeout: float | None = Field(None, gt=0, allow_inf_nan=False)
     budget: dict[Literal["epochs", "updates", "seconds"], float] | None = None
     study_budget: dict[Literal["epochs", "updates", "seconds"], float] | None = None
     resource: Literal["epochs", "updates", "samples"] = "epochs"
@@ -184,7 +193,7 @@ class DriverConfig(_Section):
             if budget is None:
                 continue
             kind, value = next(iter(budget.items()), ("", 0))
-            if len(budget) != 1 or not value > 0:
+            if len(budget) != 1 or not 0 < value < math.inf:
                 one = len(budget) == 1
                 raise _fail(f"give one positive budget {what}", "{epochs: N}, "
                             "{updates: N} or {seconds: S}", key=f"{key}.{kind}" if one else key,
@@ -235,7 +244,7 @@ class ExperimentConfig(_Section):
     driver: DriverConfig = Field(default_factory=DriverConfig)
     cv: int = Field(5, ge=2)
     scoring: str | None = None
-    seed: int | None = 0
+    seed: int | None = Field(0, ge=0, le=2**32 - 1)
     n_jobs: int = 1  # checked with the CLI's --n-jobs (joblib's convention, not 0)
     storage: str | None = None
     tracking: TrackingConfig = Field(default_factory=TrackingConfig)
