@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tuner.search.recovery import process_alive
+from tuner.search.processes import process_alive
 
 ROOT = Path(__file__).resolve().parents[2]
 EXPERIMENT = {

@@ -69,3 +69,14 @@ def test_classifier_refuses_multiclass_multioutput_targets(call):
     kwargs = {"classes": [0, 1, 2]} if call == "partial_fit" else {}
     with pytest.raises(ValueError, match="^Multioutput target data is not supported"):
         getattr(clf, call)(X, y, **kwargs)
+
+
+def test_class_indices_of_numeric_string_and_object_labels():
+    from tuner.estimators import MLPClassifier
+
+    for y in (np.array([3, 1, 3, 1]), np.array(["b", "a", "b", "a"]),
+              np.array(["b", "a", "b", "a"], dtype=object)):
+        clf = MLPClassifier((2,), max_iter=1).fit(np.zeros((4, 1)), y)
+        assert clf._class_indices(y).tolist() == [1, 0, 1, 0]
+    Y = np.array([[1, 0], [0, 1], [1, 1], [0, 0]])
+    assert MLPClassifier((2,), max_iter=1).fit(np.zeros((4, 1)), Y)._class_indices(Y) is None

@@ -82,3 +82,38 @@ def test_fast_metric_maps_default_and_known_names_and_leaves_others_to_the_score
     assert fast_metric("neg_log_loss", classifier=True) == "neg_log_loss"
     assert fast_metric("neg_log_loss", classifier=False) is None
     assert fast_metric("f1_macro", classifier=True) is None
+
+
+def _as_callables(names):
+    """The same metrics as plain callables (never recognised: always the scorer path)."""
+    return {name: (lambda scorer: lambda est, X, y: scorer(est, X, y))(get_scorer(name))
+            for name in names}
+
+
+@pytest.mark.parametrize("Estimator, names", [
+    (MLPClassifier, list(CLASSIFIER_METRICS)), (MLPRegressor, list(REGRESSOR_METRICS))])
+def test_search_scores_from_one_forward_pass_equal_the_scorer_path(Estimator, names,
+                                                                   monkeypatch):
+    from sklearn.datasets import load_digits
+
+    from tuner import GridSearch
+    from tuner.search import evaluate
+
+    calls = []
+    monkeypatch.setattr(evaluate, "metrics_from_output",
+                        lambda *args, **kwargs: calls.append(1) or metrics_from_output(*args,
+                                                                                       **kwargs))
+
+    X, y = load_digits(return_X_y=True)
+    X, y = X[:240] / 16, y[:240] if Estimator is MLPClassifier else y[:240] / 9.0
+    results = []
+    for scoring in (names, _as_callables(names)):
+        search = GridSearch(Estimator((8,), max_iter=3, random_state=0),
+                            {"alpha": [1e-4, 1e-1]}, scoring=scoring, cv=3, refit=names[0])
+        results.append(search.fit(X, y).cv_results_)
+        results.append(len(calls))
+    fast, n_fast, slow, n_total = results
+    assert n_fast == 2 * 3 * 3 and n_total == n_fast  # points x folds x epochs, then none
+    for name in names:
+        np.testing.assert_allclose(fast[f"mean_test_{name}"], slow[f"mean_test_{name}"],
+                                   rtol=1e-12, atol=1e-12)

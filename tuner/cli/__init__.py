@@ -40,18 +40,9 @@ _TRACKING_URI = click.option("--tracking-uri", help="MLflow store (default: the 
                              "store recorded on the study).")
 
 
-def _export_stale_after(ctx, param, value):
-    """Hand ``--stale-after`` to tuner.search.recovery (and worker processes) via the env."""
-    if value is not None:
-        import os
-
-        os.environ["TUNER_STALE_AFTER"] = repr(value)
-    return value
-
-
 _STALE_AFTER = click.option(
     "--stale-after", type=click.FloatRange(min=0, min_open=True), metavar="SECONDS",
-    expose_value=False, callback=_export_stale_after,
+    envvar="TUNER_STALE_AFTER",
     help="Fail (and retry once) RUNNING trials of other hosts that started more than SECONDS "
          "ago; same-host trials are failed as soon as their process is gone (journal storage "
          "has no heartbeats). Env: TUNER_STALE_AFTER.")
@@ -83,7 +74,7 @@ def cli():
               "start over (its MLflow runs are kept; default: resume it up to its budget).")
 @_STALE_AFTER
 def run(*, experiment, overrides, n_trials, n_jobs, storage, tracking_uri, no_mlflow, dry_run,
-        fresh):
+        fresh, stale_after):
     """Run an experiment file: plan, live progress bar, summary.
 
     Re-running the same experiment resumes its study: only the remaining trial
@@ -99,7 +90,7 @@ def run(*, experiment, overrides, n_trials, n_jobs, storage, tracking_uri, no_ml
 
     return run_command(experiment, overrides=overrides, n_trials=n_trials, n_jobs=n_jobs,
                        storage=storage, tracking_uri=tracking_uri, tracking=not no_mlflow,
-                       dry_run=dry_run, fresh=fresh)
+                       dry_run=dry_run, fresh=fresh, stale_after=stale_after)
 
 
 @cli.command()
@@ -139,7 +130,8 @@ def resume(*, experiment, overrides, n_trials, n_jobs, storage, tracking_uri, no
 @_TRACKING_URI
 @click.option("--no-mlflow", is_flag=True, help="Do not log to MLflow.")
 @_STALE_AFTER
-def worker(*, experiment, storage, overrides, n_trials, n_jobs, tracking_uri, no_mlflow):
+def worker(*, experiment, storage, overrides, n_trials, n_jobs, tracking_uri, no_mlflow,
+           stale_after):
     """Join the study of EXPERIMENT from any machine and run trials until its budget is spent.
 
     The study must exist (start it with `tuner run`); the worker neither refits nor
@@ -155,7 +147,8 @@ def worker(*, experiment, storage, overrides, n_trials, n_jobs, tracking_uri, no
     from tuner.cli.commands import worker_command
 
     return worker_command(experiment, storage=storage, overrides=overrides, n_trials=n_trials,
-                          n_jobs=n_jobs, tracking_uri=tracking_uri, tracking=not no_mlflow)
+                          n_jobs=n_jobs, tracking_uri=tracking_uri, tracking=not no_mlflow,
+                          stale_after=stale_after)
 
 
 @cli.command()

@@ -23,7 +23,6 @@ from tuner.experiment import (
 )
 from tuner.experiment.preflight import check_run, check_worker
 from tuner.search.storage import load_stored_study, stored_trials
-from tuner.search.workers import quiet_interrupts
 
 
 class _Announce:
@@ -64,7 +63,7 @@ def _partial(out, experiment, storage, *, tracking, tracking_uri, title="Summary
 
 def run_command(path, *, overrides=(), n_trials=None, n_jobs=None, storage=None,
                 tracking_uri=None, tracking=True, dry_run=False, fresh=False,
-                require_study=False):
+                require_study=False, stale_after=None):
     """``tuner run`` / ``resume``: plan, progress bar, summary; returns the exit code."""
     out, where = console(), {"tracking": tracking, "tracking_uri": tracking_uri}
     experiment, storage, data = _checked(path, overrides=overrides, storage=storage,
@@ -75,13 +74,13 @@ def run_command(path, *, overrides=(), n_trials=None, n_jobs=None, storage=None,
     if dry_run:
         out.print("Dry run: nothing was trained.")
         return EXIT_OK
-    quiet_interrupts()
     start = time.perf_counter()
     try:
         with StudyProgress(total, description=experiment.name,
                            console=console(stderr=True)) as bar:
             result = run_experiment(experiment, n_trials=n_trials, n_jobs=n_jobs, storage=storage,
-                                    fresh=fresh, callbacks=[bar], data=data, **where)
+                                    fresh=fresh, callbacks=[bar], data=data,
+                                    stale_after=stale_after, **where)
     except KeyboardInterrupt:
         _partial(out, experiment, storage, **where)
         return EXIT_INTERRUPTED
@@ -97,13 +96,12 @@ def run_command(path, *, overrides=(), n_trials=None, n_jobs=None, storage=None,
 
 
 def worker_command(path, *, storage, overrides=(), n_trials=None, n_jobs=None,
-                   tracking_uri=None, tracking=True):
+                   tracking_uri=None, tracking=True, stale_after=None):
     """``tuner worker``: run trials of a stored study until its budget is spent."""
     out = console()
     experiment = load_experiment(path, overrides=overrides)
     check_worker(experiment, storage=storage, n_jobs=n_jobs, key="--n-jobs")
     total = n_trials_budget(experiment, None if experiment.driver.type == "grid" else n_trials)
-    quiet_interrupts()
     header = _Announce(out, f"Worker for study '{experiment.name}' in {storage} "
                             f"(budget {total} trials)")
     try:
@@ -111,7 +109,7 @@ def worker_command(path, *, storage, overrides=(), n_trials=None, n_jobs=None,
                            console=console(stderr=True)) as bar:
             n_total = run_worker(experiment, storage=storage, n_trials=n_trials, n_jobs=n_jobs,
                                  tracking_uri=tracking_uri, tracking=tracking,
-                                 callbacks=[header, bar])
+                                 callbacks=[header, bar], stale_after=stale_after)
     except KeyboardInterrupt:
         print_partial(out, experiment, storage)
         return EXIT_INTERRUPTED

@@ -23,11 +23,11 @@ import math
 import shlex
 import sys
 
-from tuner.cli.progress import retried_failures
 from tuner.experiment import epoch_budget, n_trials_budget
 from tuner.experiment.build import STEP
 from tuner.experiment.preflight import n_workers, run_tracking_uri
 from tuner.search.storage import stored_trials
+from tuner.search.trials import retried_failures, state_of
 
 _STATE_ORDER = ("complete", "pruned", "fail", "running")
 
@@ -269,8 +269,7 @@ def print_partial(out, experiment, storage, *, title="Summary (interrupted)", ml
     ``mlflow``: as in :func:`print_results` (see :func:`mlflow_target`).
     """
     trials = stored_trials(storage, experiment.name) or []
-    states = [{"COMPLETE": "complete", "PRUNED": "pruned", "FAIL": "fail"}.get(
-        t.state.name, "running") for t in trials if t.state.name != "WAITING"]
+    states = [state_of(t) for t in trials if state_of(t) != "waiting"]
     complete = [t for t in trials if t.state.name == "COMPLETE" and t.value is not None]
     rows = [("Trials", counts_text(states, retried=len(retried_failures(trials)))
              + " kept in the study")]

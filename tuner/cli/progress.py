@@ -18,23 +18,13 @@ Examples
 
 import math
 
-_STATES = {"COMPLETE": "complete", "PRUNED": "pruned", "FAIL": "fail", "RUNNING": "running"}
+from tuner.search.trials import retried_failures, state_of
 
 
 def _trials(study):
     """The study's trials without deep copies (when the study supports it)."""
     get = getattr(study, "get_trials", None)
     return get(deepcopy=False) if callable(get) else study.trials
-
-
-def retried_failures(trials):
-    """Numbers of the FAIL trials that were retried (listed in another trial's
-    ``retry_history``, as Optuna's retry callback and tuner's orphan recovery write)."""
-    retried = {n for t in trials for n in (getattr(t, "system_attrs", None) or {}).get(
-        "retry_history", ())}
-    if not retried:
-        return set()
-    return {t.number for t in trials if t.state.name == "FAIL" and t.number in retried}
 
 
 def count_trials(study):
@@ -64,8 +54,8 @@ def count_trials(study):
     counts = dict.fromkeys(("complete", "pruned", "fail", "running"), 0)
     values, trials = [], _trials(study)
     for trial in trials:
-        state = _STATES.get(trial.state.name)
-        if state is not None:
+        state = state_of(trial)
+        if state in counts:
             counts[state] += 1
         if state == "complete" and trial.value is not None and math.isfinite(trial.value):
             values.append(trial.value)

@@ -80,8 +80,16 @@ def encode(binarizer, y, dtype):
 
 def indices(binarizer, y):
     """Class indices of 1-D labels ``y`` (binary or multiclass encodings), else None."""
-    if binarizer.y_type_ in ("binary", "multiclass") and can_encode(y, binarizer.classes_):
-        return class_indices(y, binarizer.classes_)
+    classes = binarizer.classes_
+    if binarizer.y_type_ not in ("binary", "multiclass") or y.ndim != 1:
+        return None
+    if can_encode(y, classes):
+        return class_indices(y, classes)
+    if "O" in (y.dtype.kind, classes.dtype.kind):  # e.g. strings from pandas
+        try:
+            return class_indices(y, classes)
+        except TypeError:  # labels of mixed types do not order
+            return None
     return None
 
 

@@ -211,7 +211,8 @@ def lr_figure(results, title=None):
 def log_lr_find(experiment, results, png, tracking_uri):
     """Log the range test as an MLflow run ``lr-find`` in the experiment; return the URI."""
     from tuner.tracking import MLflowTracker
-    from tuner.tracking._study import batch, get_experiment_id, metric_list
+    from tuner.tracking.client import batch, get_experiment_id
+    from tuner.tracking.values import metric_list
 
     tracker = MLflowTracker(tracking_uri or experiment.config.tracking.tracking_uri)
     client, name = tracker.client, experiment.config.tracking.experiment_name or experiment.name

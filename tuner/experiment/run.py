@@ -25,10 +25,10 @@ def _loaded(experiment):
     return experiment if isinstance(experiment, Experiment) else load_experiment(experiment)
 
 
-def _fit(search, X, y, on_interrupt):
+def _fit(search, X, y, on_interrupt, *, stale_after=None):
     """``search.fit(X, y)``; on Ctrl-C call ``on_interrupt()`` before re-raising."""
     try:
-        search.fit(X, y)
+        search.fit(X, y, stale_after=stale_after)
     except KeyboardInterrupt:
         on_interrupt()
         raise
@@ -95,7 +95,7 @@ def held_out_score(search, split):
 
 
 def run_experiment(experiment, *, n_trials=None, n_jobs=None, storage=None, tracking_uri=None,
-                   tracking=True, fresh=False, callbacks=(), data=None):
+                   tracking=True, fresh=False, callbacks=(), data=None, stale_after=None):
     """Run an experiment: search on the training split, score the held-out test split.
 
     Parameters
@@ -111,6 +111,9 @@ def run_experiment(experiment, *, n_trials=None, n_jobs=None, storage=None, trac
         Extra search callbacks (e.g. :class:`tuner.cli.progress.StudyProgress`).
     data : tuner.datasets.Dataset, optional
         The experiment's data when already loaded.
+    stale_after : float, optional
+        Seconds after which RUNNING trials of other hosts are failed and retried
+        (``--stale-after``; see :meth:`tuner.search.base.BaseSearch.fit`).
 
     Returns
     -------
@@ -137,7 +140,7 @@ def run_experiment(experiment, *, n_trials=None, n_jobs=None, storage=None, trac
     if fresh:  # after every check: a refused run deletes nothing
         _delete_study(storage, experiment.name)
     _fit(search, split.X_train, split.y_train,
-         lambda: close_interrupted(experiment, storage, tracker))
+         lambda: close_interrupted(experiment, storage, tracker), stale_after=stale_after)
     test_score = held_out_score(search, split)
     if tracker is not None and test_score is not None:
         tracker.log_test_score(test_score)
@@ -145,7 +148,7 @@ def run_experiment(experiment, *, n_trials=None, n_jobs=None, storage=None, trac
 
 
 def run_worker(experiment, *, storage, n_trials=None, n_jobs=None, tracking_uri=None,
-               tracking=True, callbacks=()):
+               tracking=True, callbacks=(), stale_after=None):
     """Join the stored study of an experiment and run trials until its budget is spent.
 
     The study must exist (``tuner run`` creates it). Trials become child runs of
@@ -159,7 +162,7 @@ def run_worker(experiment, *, storage, n_trials=None, n_jobs=None, tracking_uri=
     experiment : Experiment, str or Path
     storage : str
         The shared storage: a database URL, or a journal file on a shared disk.
-    n_trials, n_jobs, tracking_uri, tracking, callbacks
+    n_trials, n_jobs, tracking_uri, tracking, callbacks, stale_after
         As in :func:`run_experiment`.
 
     Returns
@@ -182,7 +185,8 @@ def run_worker(experiment, *, storage, n_trials=None, n_jobs=None, tracking_uri=
     search = build_search(experiment, n_trials=n_trials, n_jobs=n_jobs, storage=storage,
                           callbacks=hooks, refit=False)
     _fit(search, X_train, y_train, lambda: fail_interrupted_trials(
-        storage, experiment.name, "worker interrupted (KeyboardInterrupt)"))
+        storage, experiment.name, "worker interrupted (KeyboardInterrupt)"),
+         stale_after=stale_after)
     return len(search.study_.trials)
 
 
@@ -195,15 +199,15 @@ def fail_interrupted_trials(storage, study_name, reason):
     those Optuna failed itself on KeyboardInterrupt (FAIL without a
     ``fail_reason``, which the evaluator writes for every error it catches).
     """
-    from tuner.search.recovery import runs_here
+    from tuner.search.processes import runs_here
     from tuner.search.storage import stored_study
+    from tuner.search.trials import fail_trial
 
     backend, study_id = stored_study(storage, study_name)
     numbers = []
     for trial in [] if study_id is None else backend.get_all_trials(study_id, deepcopy=False):
         if trial.state.name == "RUNNING" and runs_here(trial):  # not other workers' trials
-            backend.set_trial_user_attr(trial._trial_id, "fail_reason", reason)
-            backend.set_trial_state_values(trial._trial_id, state=type(trial.state).FAIL)
+            fail_trial(backend, study_name, trial.number, reason)
             numbers.append(trial.number)
         elif trial.state.name == "FAIL" and "fail_reason" not in trial.user_attrs:
             numbers.append(trial.number)

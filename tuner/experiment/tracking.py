@@ -128,13 +128,15 @@ def close_running_child_runs(tracker, storage, study_name):
     """Close MLflow child runs an interrupt left RUNNING (a worker stopped while logging),
     with the status of their trial's final state in the study."""
     from tuner.search.storage import stored_trials
+    from tuner.search.trials import state_of
+    from tuner.tracking.runs import RUN_STATUS
 
-    states = {t.number: t.state.name for t in stored_trials(storage, study_name) or []}
+    states = {t.number: state_of(t) for t in stored_trials(storage, study_name) or []}
     client, parent = tracker.client, tracker.parent_run_id
     runs = client.search_runs([tracker.experiment_id], filter_string=(
         f"tags.mlflow.parentRunId = '{parent}' and attributes.status = 'RUNNING'"))
     for run in runs:
         number = int(run.data.tags.get("tuner.trial", -1))
-        status = {"COMPLETE": "FINISHED", "PRUNED": "KILLED"}.get(states.get(number), "FAILED")
+        status = RUN_STATUS.get(states.get(number), "FAILED")
         client.set_terminated(run.info.run_id, status=status)
     return len(runs)

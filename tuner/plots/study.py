@@ -2,7 +2,7 @@
 
 Every function takes an Optuna study whose trials carry the evaluator's user
 attributes (``history``, ``params``, ``n_epochs``, ``n_updates``: see
-:mod:`tuner.search.records`) and returns a :class:`matplotlib.figure.Figure`
+:mod:`tuner.search.trials`) and returns a :class:`matplotlib.figure.Figure`
 built without pyplot (no global state; rendered by the Agg canvas), or None
 when the study holds too little to draw it. matplotlib is imported inside
 functions so that ``import tuner`` stays fast. Learning curves and the score

@@ -1,7 +1,7 @@
 """What the study figures read from the trials.
 
 :func:`trial_views` turns the Optuna trials (with the evaluator's user
-attributes, see :mod:`tuner.search.records`) into :class:`TrialView` objects;
+attributes, read with :mod:`tuner.search.trials`) into :class:`TrialView` objects;
 :func:`study_resource` tells which resource (epochs, weight updates or samples
 seen) the trials reported to the pruner.
 """
@@ -10,8 +10,7 @@ import math
 from dataclasses import dataclass, field
 
 from tuner.plots.style import label
-
-_STATES = {"COMPLETE": "complete", "PRUNED": "pruned", "FAIL": "fail"}
+from tuner.search.trials import is_finished, read_attrs, state_of
 
 #: resource -> key of the per-epoch history row that holds it
 RESOURCE_KEYS = {"epochs": "epoch", "updates": "n_updates", "samples": "n_samples_seen"}
@@ -39,7 +38,7 @@ class TrialView:
 
 def _history(trial):
     """Per-epoch metric dicts: the evaluator's ``history``, else Optuna's intermediate values."""
-    history = trial.user_attrs.get("history")
+    history = read_attrs(trial).history
     if history:
         return list(history)
     steps = sorted(trial.intermediate_values)
@@ -53,7 +52,7 @@ def _params(trial):
     scaled with batch size) they are the values actually used for training.
     """
     params = {}
-    for key, value in (trial.user_attrs.get("params") or {}).items():
+    for key, value in read_attrs(trial).params.items():
         params.setdefault(key.rsplit("__", 1)[-1], value)
     for key, value in trial.params.items():
         params.setdefault(key, value)
@@ -87,23 +86,19 @@ def trial_views(study):
     """
     views = []
     for trial in study.get_trials(deepcopy=False):
-        state = _STATES.get(trial.state.name)
-        if state is None:
+        if not is_finished(trial):
             continue  # running or waiting
-        history = _history(trial)
-        attrs = trial.user_attrs
+        history, attrs = _history(trial), read_attrs(trial)
         views.append(TrialView(
-            number=trial.number, state=state, score=_final_score(trial, history),
-            params=_params(trial), history=history,
-            n_epochs=int(attrs.get("n_epochs") or len(history)),
-            n_updates=int(attrs.get("n_updates") or 0),
-            n_samples_seen=int(attrs.get("n_samples_seen") or 0)))
+            number=trial.number, state=state_of(trial), score=_final_score(trial, history),
+            params=_params(trial), history=history, n_epochs=attrs.n_epochs or len(history),
+            n_updates=attrs.n_updates, n_samples_seen=attrs.n_samples_seen))
     return views
 
 
 def _steps_match(trial, key):
     """True when the steps the trial reported are its history's ``key`` values."""
-    rows = trial.user_attrs.get("history") or []
+    rows = read_attrs(trial).history
     return sorted(trial.intermediate_values) == [row.get(key) for row in rows]
 
 
@@ -118,7 +113,7 @@ def study_resource(study):
     if declared in RESOURCE_KEYS:
         return declared
     trials = [t for t in study.get_trials(deepcopy=False)
-              if t.intermediate_values and t.user_attrs.get("history")]
+              if t.intermediate_values and read_attrs(t).history]
     for resource, key in RESOURCE_KEYS.items():
         if trials and all(_steps_match(t, key) for t in trials):
             return resource

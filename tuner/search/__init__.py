@@ -14,8 +14,8 @@ Examples
 
 from tuner.search.callbacks import CallbackList, TrialPrinter
 from tuner.search.drivers import DEFAULT_N_TRIALS, GridSearch, OptunaSearch, RandomSearch
-from tuner.search.records import TrialRecord
 from tuner.search.storage import resolve_storage
+from tuner.search.trials import TrialRecord
 
 __all__ = ["DEFAULT_N_TRIALS", "CallbackList", "GridSearch", "OptunaSearch", "RandomSearch",
            "TrialPrinter", "TrialRecord", "resolve_storage"]

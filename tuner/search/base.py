@@ -2,13 +2,14 @@
 
 Drivers (:mod:`tuner.search.drivers`) only choose the sampler and how many trials
 the study gets (``_make_sampler``, ``_plan``); everything else lives here or in
-:mod:`~tuner.search.evaluate` (one trial), :mod:`~tuner.search.workers`
-(processes), :mod:`~tuner.search.results` (``cv_results_``) and
-:mod:`~tuner.search.storage`.
+:mod:`~tuner.search.evaluate` (one trial), :mod:`~tuner.search.loop` (the trial
+loop), :mod:`~tuner.search.workers` (processes), :mod:`~tuner.search.results`
+(``cv_results_``) and :mod:`~tuner.search.storage`.
 """
 
 from __future__ import annotations
 
+import inspect
 import time
 import uuid
 from contextlib import contextmanager
@@ -22,25 +23,23 @@ from joblib import effective_n_jobs
 from sklearn.base import BaseEstimator, MetaEstimatorMixin, clone, is_classifier
 from sklearn.exceptions import NotFittedError
 from sklearn.metrics import check_scoring
-from sklearn.metrics._scorer import _check_multimetric_scoring
 from sklearn.model_selection import check_cv
-from sklearn.utils import _safe_indexing, get_tags, indexable
-from sklearn.utils._available_if import available_if
+from sklearn.utils import get_tags, indexable
+from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import unique_labels
-from sklearn.utils.validation import _num_samples
 
 from tuner.errors import ConfigError
 from tuner.search.budget import RESOURCES, check_budget, max_resource, resolve_pruner
 from tuner.search.callbacks import CallbackList, TrialPrinter
-from tuner.search.evaluate import TrialTask, refit_incremental
-from tuner.search.records import jsonable
-from tuner.search.recovery import join_study, wait_for_others, worker_seeds
+from tuner.search.evaluate import refit_incremental
+from tuner.search.loop import join_study, wait_for_others
 from tuner.search.results import build_cv_results
+from tuner.search.seeds import worker_seeds
+from tuner.search.sklearn_private import multimetric_scorers, n_samples, rows
 from tuner.search.storage import resolve_storage
+from tuner.search.task import TrialTask
+from tuner.search.trials import FINISHED, jsonable, read_attrs
 from tuner.search.workers import WorkerJob, run_in_process, run_workers
-
-FINISHED = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED,
-            optuna.trial.TrialState.FAIL)
 
 
 def load_space(space):
@@ -74,14 +73,40 @@ def _estimator_has(attr):
     return check
 
 
+def init_signature(init):
+    """The signature of a driver's ``__init__(self, estimator, space, *, <own>, **options)``
+    with ``**options`` spelled out as :class:`BaseSearch`'s parameters.
+
+    scikit-learn reads an estimator's parameters from its ``__init__`` signature
+    (``get_params``, ``clone``), so a driver that passes the shared options on
+    to ``BaseSearch.__init__`` declares them this way instead of repeating them.
+    """
+    own = [p for p in inspect.signature(init).parameters.values()
+           if p.kind is inspect.Parameter.KEYWORD_ONLY]
+    return inspect.signature(BaseSearch.__init__).replace(
+        parameters=[*inspect.signature(BaseSearch.__init__).parameters.values(), *own])
+
+
 class BaseSearch(MetaEstimatorMixin, BaseEstimator):
-    """Shared machinery of the drivers; not used directly.
+    """Shared constructor and machinery of the drivers; not used directly.
 
     ``fit`` creates (or, with ``storage`` + ``study_name``, loads) one Optuna
     study, runs its trials with :func:`~tuner.search.evaluate.evaluate_trial`
     in this process or ``n_jobs`` worker processes, builds ``cv_results_``,
-    selects the best complete trial and refits it on all data.
+    selects the best complete trial and refits it on all data. The parameters
+    are documented on the drivers (:mod:`tuner.search.drivers`).
     """
+
+    def __init__(self, estimator, space, *, scoring=None, cv=5, n_jobs=1, refit=True,
+                 error_score=np.nan, return_train_score=False, pruner=None, storage=None,
+                 study_name=None, random_state=None, callbacks=(), verbose=0, budget=None,
+                 resource="epochs", study_budget=None):
+        self.estimator, self.space, self.scoring, self.cv = estimator, space, scoring, cv
+        self.n_jobs, self.refit, self.error_score = n_jobs, refit, error_score
+        self.return_train_score, self.pruner, self.storage = return_train_score, pruner, storage
+        self.study_name, self.random_state, self.callbacks = study_name, random_state, callbacks
+        self.verbose, self.budget, self.resource = verbose, budget, resource
+        self.study_budget = study_budget
 
     def _make_sampler(self, seed):
         """The Optuna sampler of one worker (driver-specific)."""
@@ -92,7 +117,7 @@ class BaseSearch(MetaEstimatorMixin, BaseEstimator):
         raise NotImplementedError
 
     # ---- fit ---------------------------------------------------------------
-    def fit(self, X, y=None, *, groups=None):
+    def fit(self, X, y=None, *, groups=None, stale_after=None):
         """Run the search, then refit the best parameters on all of ``X, y``.
 
         Parameters
@@ -103,6 +128,10 @@ class BaseSearch(MetaEstimatorMixin, BaseEstimator):
             Targets.
         groups : array-like of shape (n_samples,), optional
             Group labels for group-aware CV splitters.
+        stale_after : float, optional
+            Seconds after which a RUNNING trial of a worker on another machine
+            is taken as lost (failed and retried once) when the study is joined;
+            default never (trials of gone local processes are always recovered).
 
         Returns
         -------
@@ -117,12 +146,14 @@ class BaseSearch(MetaEstimatorMixin, BaseEstimator):
             study = self._create_study(resolved.storage, space, task, seeds[1])
             first, n_trials = join_study(study, resolved.storage, n_workers,  # one at a time:
                                          partial(self._plan, study, space),  # grid enqueued,
-                                         partial(task.callbacks.on_study_start, self, study))
+                                         partial(task.callbacks.on_study_start, self, study),
+                                         stale_after=stale_after)
             if first:  # a resumed study or a joining worker: fresh sampler streams
                 seeds = worker_seeds(self.random_state, n_workers, first=first)
                 study.sampler = self._make_sampler(seeds[1])
             self._run(study, task, resolved.storage, n_trials, seeds[1:])
-            wait_for_others(study, resolved.storage, on_progress=task.callbacks.on_progress)
+            wait_for_others(study, resolved.storage, on_progress=task.callbacks.on_progress,
+                            stale_after=stale_after)
             self.study_ = self._detach(study, resolved)
         try:
             self._collect(task)
@@ -137,7 +168,7 @@ class BaseSearch(MetaEstimatorMixin, BaseEstimator):
         """``({metric: scorer}, multimetric)`` with scikit-learn's scoring rules."""
         if self.scoring is None or isinstance(self.scoring, str) or callable(self.scoring):
             return {"score": check_scoring(self.estimator, self.scoring)}, False
-        scorers = _check_multimetric_scoring(self.estimator, self.scoring)
+        scorers = multimetric_scorers(self.estimator, self.scoring)
         if self.refit is not False and not callable(self.refit) and self.refit not in scorers:
             raise ConfigError("with several metrics, refit must name one of them",
                               key="refit", value=self.refit,
@@ -246,7 +277,7 @@ class BaseSearch(MetaEstimatorMixin, BaseEstimator):
         try:
             return task.space.resolve(dict(trial.params), n_samples=task.n_samples)
         except Exception:  # params of a trial that failed while suggesting
-            return dict(trial.user_attrs.get("params", {}))
+            return dict(read_attrs(trial).params)
 
     def _select_best(self, objective):
         """``best_index_``, ``best_score_``, ``best_params_`` over complete trials."""
@@ -281,7 +312,7 @@ class BaseSearch(MetaEstimatorMixin, BaseEstimator):
             classes=task.classes, n_updates=budget if kind == "updates" else None)
         self.refit_time_ = time.perf_counter() - start
         # a few real rows for model signatures and input examples (MLflow's model logging)
-        self.input_example_ = _safe_indexing(task.X, np.arange(min(5, _num_samples(task.X))))
+        self.input_example_ = rows(task.X, np.arange(min(5, n_samples(task.X))))
 
     # ---- delegation to the best estimator ---------------------------------
     def __sklearn_tags__(self):

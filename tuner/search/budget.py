@@ -23,6 +23,7 @@ import optuna
 from sklearn.pipeline import Pipeline
 
 from tuner.errors import ConfigError
+from tuner.search.trials import fold_values, is_finished, read_attrs
 
 BUDGETS = ("epochs", "updates", "seconds")
 RESOURCES = ("epochs", "updates", "samples")
@@ -56,23 +57,40 @@ def study_budget_used(trials, kind):
     >>> study_budget_used(study.trials, "updates")
     40
     """
-    finished = [t for t in trials if t.state.is_finished()]
+    finished = [read_attrs(t) for t in trials if is_finished(t)]
     if kind == "seconds":
-        return math.fsum(s for t in finished for s in t.user_attrs.get("fit_times", ())
-                         if s is not None and math.isfinite(s))
-    key = "n_epochs" if kind == "epochs" else "n_updates"
-    return sum(t.user_attrs.get(key, 0) for t in finished)
+        return math.fsum(s for a in finished for s in fold_values(a, "fit_times")
+                         if math.isfinite(s))
+    return sum(a.n_epochs if kind == "epochs" else a.n_updates for a in finished)
 
 
-def _max_epochs(estimator, space):
+def most_epochs(budget, max_iter, *, default=None):
+    """The most epochs a trial can get: THE rule, for the trial and for the pruner.
+
+    The epochs budget wins; an updates budget has no epoch cap (None); otherwise
+    ``max_iter`` (``default`` when it is unknown).
+
+    Examples
+    --------
+    >>> most_epochs(("epochs", 5), 200), most_epochs(("updates", 9), 200), most_epochs(None, 30)
+    (5, None, 30)
+    """
+    kind, value = budget or (None, None)
+    if kind == "epochs":
+        return int(value)
+    if kind == "updates":
+        return None
+    return int(max_iter) if max_iter else default
+
+
+def _max_iter_bound(estimator, space):
     """Largest ``max_iter`` a trial can get: from the space, else the estimator's."""
     pipeline = isinstance(estimator, Pipeline)
     key = f"{estimator.steps[-1][0]}__max_iter" if pipeline else "max_iter"
     try:
-        bound = space.upper_bound(key)
+        return space.upper_bound(key)
     except (ValueError, KeyError, AttributeError, TypeError):  # not in the space
-        bound = (estimator.steps[-1][1] if pipeline else estimator).get_params().get("max_iter")
-    return int(bound) if bound else None
+        return (estimator.steps[-1][1] if pipeline else estimator).get_params().get("max_iter")
 
 
 def max_resource(task, space):
@@ -86,9 +104,7 @@ def max_resource(task, space):
     kind, value = task.budget or (None, None)
     if task.resource == "updates":
         return int(value) if kind == "updates" else "auto"
-    epochs = int(value) if kind == "epochs" else None
-    if epochs is None and kind != "updates":
-        epochs = _max_epochs(task.estimator, space)
+    epochs = most_epochs(task.budget, _max_iter_bound(task.estimator, space))
     if epochs is None:
         return "auto"
     return epochs * max(len(tr) for tr, _ in task.splits) if task.resource == "samples" \

@@ -9,7 +9,7 @@ Hooks (all optional; a callback defines only what it needs):
     ``mean_test_score``, ``train_loss``, ``split<k>_test_score``, ...
 ``on_trial_end(record)``
     Worker process, once the trial's state is final; ``record`` is a
-    :class:`~tuner.search.records.TrialRecord`.
+    :class:`~tuner.search.trials.TrialRecord`.
 ``on_progress(study)``
     Driver process: after each trial (``n_jobs=1``) or about once a second
     while worker processes run.
@@ -109,7 +109,7 @@ class TrialPrinter:
 
     Examples
     --------
-    >>> from tuner.search.records import TrialRecord
+    >>> from tuner.search.trials import TrialRecord
     >>> TrialPrinter().on_trial_end(TrialRecord(number=0, state="complete", params={"a": 1},
     ...                                         raw_params={"a": 1}, mean_test_score=0.5))
     [trial 0] complete score=0.5000 epochs=0 params={'a': 1}

@@ -10,11 +10,11 @@ from __future__ import annotations
 import copy
 import numbers
 
-import numpy as np
 import optuna
 
 from tuner.errors import ConfigError
-from tuner.search.base import BaseSearch
+from tuner.search.base import BaseSearch, init_signature
+from tuner.search.trials import GRID_ATTR
 
 #: Trials of a random or Optuna study when ``n_trials`` is not given: the drivers'
 #: default, and the default of ``driver.n_trials`` in experiment files.
@@ -133,17 +133,6 @@ class GridSearch(BaseSearch):
     ['complete', 'complete']
     """
 
-    def __init__(self, estimator, space, *, scoring=None, cv=5, n_jobs=1, refit=True,
-                 error_score=np.nan, return_train_score=False, pruner=None, storage=None,
-                 study_name=None, random_state=None, callbacks=(), verbose=0, budget=None,
-                 resource="epochs", study_budget=None):
-        self.estimator, self.space, self.scoring, self.cv = estimator, space, scoring, cv
-        self.n_jobs, self.refit, self.error_score = n_jobs, refit, error_score
-        self.return_train_score, self.pruner, self.storage = return_train_score, pruner, storage
-        self.study_name, self.random_state, self.callbacks = study_name, random_state, callbacks
-        self.verbose, self.budget, self.resource = verbose, budget, resource
-        self.study_budget = study_budget
-
     def _make_sampler(self, seed):
         """Only enqueued grid points run, so any sampler works; RandomSampler is the cheapest."""
         return optuna.samplers.RandomSampler(seed=seed)
@@ -152,51 +141,8 @@ class GridSearch(BaseSearch):
         """Enqueue every grid point once; the budget is the number of points."""
         points = space.grid()
         for point in points:
-            study.enqueue_trial(point, user_attrs={"grid_point": point}, skip_if_exists=True)
+            study.enqueue_trial(point, user_attrs={GRID_ATTR: point}, skip_if_exists=True)
         return len(points)
-
-
-class RandomSearch(BaseSearch):
-    __doc__ = f"""Sample ``n_trials`` points at random (Optuna's RandomSampler).
-
-    Parameters
-    ----------{_COMMON}
-    n_trials : int, default=DEFAULT_N_TRIALS (10)
-        Total trials of the study (trials already in ``storage`` count).
-    timeout : float, default=None
-        Stop starting new trials after this many seconds.
-{_ATTRIBUTES}
-
-    Examples
-    --------
-    >>> from sklearn.datasets import load_iris
-    >>> from sklearn.linear_model import SGDClassifier
-    >>> X, y = load_iris(return_X_y=True)
-    >>> search = RandomSearch(SGDClassifier(max_iter=5), {{"alpha": [1e-4, 1e-3, 1e-2]}},
-    ...                       n_trials=3, cv=3, random_state=0)
-    >>> len(search.fit(X, y).cv_results_["params"])
-    3
-    """
-
-    def __init__(self, estimator, space, *, scoring=None, cv=5, n_jobs=1, refit=True,
-                 error_score=np.nan, return_train_score=False, pruner=None, storage=None,
-                 study_name=None, random_state=None, callbacks=(), verbose=0, budget=None,
-                 resource="epochs", study_budget=None, n_trials=DEFAULT_N_TRIALS, timeout=None):
-        self.estimator, self.space, self.scoring, self.cv = estimator, space, scoring, cv
-        self.n_jobs, self.refit, self.error_score = n_jobs, refit, error_score
-        self.return_train_score, self.pruner, self.storage = return_train_score, pruner, storage
-        self.study_name, self.random_state, self.callbacks = study_name, random_state, callbacks
-        self.verbose, self.budget, self.resource = verbose, budget, resource
-        self.study_budget = study_budget
-        self.n_trials, self.timeout = n_trials, timeout
-
-    def _make_sampler(self, seed):
-        """Independent uniform draws from the space."""
-        return optuna.samplers.RandomSampler(seed=seed)
-
-    def _plan(self, study, space):
-        """The budget is ``n_trials`` (the study's total)."""
-        return _check_n_trials(self.n_trials, space)
 
 
 #: sampler name -> (factory(seed), extra package it needs)
@@ -261,18 +207,12 @@ class OptunaSearch(BaseSearch):
     ['alpha']
     """
 
-    def __init__(self, estimator, space, *, scoring=None, cv=5, n_jobs=1, refit=True,
-                 error_score=np.nan, return_train_score=False, pruner=None, storage=None,
-                 study_name=None, random_state=None, callbacks=(), verbose=0, budget=None,
-                 resource="epochs", study_budget=None, n_trials=DEFAULT_N_TRIALS, timeout=None,
-                 sampler="tpe"):
-        self.estimator, self.space, self.scoring, self.cv = estimator, space, scoring, cv
-        self.n_jobs, self.refit, self.error_score = n_jobs, refit, error_score
-        self.return_train_score, self.pruner, self.storage = return_train_score, pruner, storage
-        self.study_name, self.random_state, self.callbacks = study_name, random_state, callbacks
-        self.verbose, self.budget, self.resource = verbose, budget, resource
-        self.study_budget = study_budget
+    def __init__(self, estimator, space, *, n_trials=DEFAULT_N_TRIALS, timeout=None, sampler="tpe",
+                 **options):
+        super().__init__(estimator, space, **options)
         self.n_trials, self.timeout, self.sampler = n_trials, timeout, sampler
+
+    __init__.__signature__ = init_signature(__init__)
 
     def _make_sampler(self, seed):
         """The chosen sampler, seeded per worker."""
@@ -286,3 +226,34 @@ class OptunaSearch(BaseSearch):
     def _plan(self, study, space):
         """The budget is ``n_trials`` (the study's total)."""
         return _check_n_trials(self.n_trials, space)
+
+
+class RandomSearch(OptunaSearch):
+    __doc__ = f"""Sample ``n_trials`` points at random (Optuna's RandomSampler).
+
+    Parameters
+    ----------{_COMMON}
+    n_trials : int, default=10
+        Total trials of the study (trials already in ``storage`` count).
+    timeout : float, default=None
+        Stop starting new trials after this many seconds.
+{_ATTRIBUTES}
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_iris
+    >>> from sklearn.linear_model import SGDClassifier
+    >>> X, y = load_iris(return_X_y=True)
+    >>> search = RandomSearch(SGDClassifier(max_iter=5), {{"alpha": [1e-4, 1e-3, 1e-2]}},
+    ...                       n_trials=3, cv=3, random_state=0)
+    >>> len(search.fit(X, y).cv_results_["params"])
+    3
+    """
+
+    sampler = "random"  # fixed, not a parameter: RandomSearch is OptunaSearch(sampler="random")
+
+    def __init__(self, estimator, space, *, n_trials=DEFAULT_N_TRIALS, timeout=None, **options):
+        BaseSearch.__init__(self, estimator, space, **options)
+        self.n_trials, self.timeout = n_trials, timeout
+
+    __init__.__signature__ = init_signature(__init__)

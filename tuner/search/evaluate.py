@@ -27,6 +27,7 @@ Examples
 >>> from sklearn.metrics import check_scoring
 >>> from sklearn.model_selection import KFold
 >>> from scipy.stats import loguniform
+>>> from tuner.search.task import TrialTask
 >>> from tuner.spaces import SearchSpace
 >>> X, y = load_iris(return_X_y=True)
 >>> est = SGDClassifier(max_iter=3, random_state=0)
@@ -50,16 +51,17 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import optuna
-from sklearn.base import clone
-from sklearn.metrics._scorer import _MultimetricScorer
+from sklearn.base import clone, is_classifier
 from sklearn.pipeline import Pipeline
-from sklearn.utils import _safe_indexing
 
 from tuner.nn.training import resolve_batch_size
-from tuner.search.records import TrialTask, jsonable
+from tuner.search.budget import most_epochs
+from tuner.search.scoring import metric_of, metrics_from_output
+from tuner.search.sklearn_private import rows, score_all
+from tuner.search.trials import GRID_ATTR, write_attrs
 
 _logger = logging.getLogger(__name__)
-__all__ = ["TrialTask", "evaluate_trial", "refit_incremental"]
+__all__ = ["evaluate_trial", "refit_incremental"]
 
 
 
@@ -87,14 +89,16 @@ class _Fold:
         self.n_train = len(y_train) if y_train is not None else len(X_train)
         self.fit_time = self.score_time = 0.0
         self.epochs = 0
+        self._next_epoch = None  # the estimator's pre-validated epoch runner (tuner's MLPs)
+        self._fast_scoring = None  # (metric per scorer, checked X, y) once known; False: none
 
     @classmethod
     def from_task(cls, task, params, train, test):
         """Clone the task's estimator with ``params`` on one split."""
         model = clone(task.estimator).set_params(**params)
         X, y = task.X, task.y
-        return cls(model, _safe_indexing(X, train), None if y is None else _safe_indexing(y, train),
-                   _safe_indexing(X, test), None if y is None else _safe_indexing(y, test))
+        return cls(model, rows(X, train), None if y is None else rows(y, train),
+                   rows(X, test), None if y is None else rows(y, test))
 
     def preprocess(self):
         """Fit a pipeline's preceding steps once; keep the transformed splits."""
@@ -117,7 +121,12 @@ class _Fold:
         if updates_left is not None and self.takes_max_updates:
             kwargs["max_updates"] = max(1, int(updates_left))
         start = time.perf_counter()
-        self.final.partial_fit(self.X_train, self.y_train, **kwargs)
+        if self._next_epoch is not None:
+            self._next_epoch(max_updates=kwargs.get("max_updates"))
+        else:
+            self.final.partial_fit(self.X_train, self.y_train, **kwargs)
+            if hasattr(self.final, "_epochs_on"):  # later epochs skip re-validating the split
+                self._next_epoch = self.final._epochs_on(self.X_train, self.y_train)
         self.fit_time += time.perf_counter() - start
         self.epochs += 1
 
@@ -133,10 +142,43 @@ class _Fold:
         est = self.final if self.incremental else self.model
         X, y = (self.X_train, self.y_train) if train else (self.X_test, self.y_test)
         start = time.perf_counter()
-        scores = _MultimetricScorer(scorers=scorers, raise_exc=True)(est, X, y)
+        scores = None if train else self._scores_from_output(scorers)
+        if scores is None:
+            scores = score_all(scorers, est, X, y)
         if not train:
             self.score_time += time.perf_counter() - start
         return {name: float(value) for name, value in scores.items()}
+
+    def _scores_from_output(self, scorers):
+        """Validation scores from one forward pass (:mod:`tuner.search.scoring`), else None."""
+        if self._fast_scoring is None:
+            self._fast_scoring = self._plan_fast_scoring(scorers)
+        if not self._fast_scoring:
+            return None
+        metrics, X, y = self._fast_scoring
+        output = self.final._network_output(X)
+        if not np.isfinite(output).all():
+            return None  # the scorer's own error (or value) for non-finite predictions
+        values = metrics_from_output(set(metrics.values()), y, output,
+                                     classifier=is_classifier(self.final))
+        return {name: values[metric] for name, metric in metrics.items()}
+
+    def _plan_fast_scoring(self, scorers):
+        """(metric per scorer, validated X, encoded y) when every scorer has a fast metric."""
+        metrics = {name: metric_of(scorer, self.final) for name, scorer in scorers.items()}
+        if not self.incremental or self.y_test is None or None in metrics.values():
+            return False
+        if not is_classifier(self.final):
+            return metrics, self.final._checked_inputs(self.X_test), np.asarray(self.y_test, float)
+        try:
+            y = self.final._class_indices(np.asarray(self.y_test))
+        except ValueError:  # a label unknown to the model: the scorers say what they say
+            return False
+        if y is None:  # multilabel targets: the scorers
+            return False
+        if "neg_log_loss" in metrics.values() and len(np.unique(y)) < len(self.final.classes_):
+            return False  # scikit-learn's log_loss refuses a split missing a class
+        return metrics, self.final._checked_inputs(self.X_test), y
 
     @property
     def n_updates(self):
@@ -165,13 +207,7 @@ class _Progress:
 
 def _epoch_limit(task, estimator):
     """Epochs to train unless another budget stops first (None: until the updates budget)."""
-    kind, value = task.budget or (None, None)
-    if kind == "epochs":
-        return int(value)
-    if kind == "updates":
-        return None
-    max_iter = estimator.get_params().get("max_iter")
-    return int(max_iter) if max_iter else 1
+    return most_epochs(task.budget, estimator.get_params().get("max_iter"), default=1)
 
 
 def _budget_spent(task, progress, limit):
@@ -254,7 +290,7 @@ def _train_epochs(trial, task, progress):
 
 
 def _store(trial, task, progress, split_test, fail_reason=None):
-    """Write the trial's results as Optuna user attributes (see ``records.ATTRS``)."""
+    """Write the trial's results as Optuna user attributes (see :mod:`~tuner.search.trials`)."""
     n_splits = len(task.splits)
     fit_times = [f.fit_time for f in progress.folds] + [math.nan] * n_splits
     score_times = [f.score_time for f in progress.folds] + [math.nan] * n_splits
@@ -272,8 +308,7 @@ def _store(trial, task, progress, split_test, fail_reason=None):
                                        for m in task.scorers}
     if fail_reason is not None:
         attrs["fail_reason"] = fail_reason
-    for key, value in attrs.items():
-        trial.set_user_attr(key, jsonable(value))
+    write_attrs(trial, **attrs)
 
 
 def _failure(trial, task, progress, reason):
@@ -309,9 +344,9 @@ def evaluate_trial(trial, task):
     --------
     See the module docstring (``study.optimize(lambda t: evaluate_trial(t, task))``).
     """
-    raw = task.space.suggest(trial, point=trial.user_attrs.get("grid_point"))
+    raw = task.space.suggest(trial, point=trial.user_attrs.get(GRID_ATTR))
     params = task.space.resolve(raw, n_samples=task.n_samples)
-    trial.set_user_attr("params", jsonable(params))
+    write_attrs(trial, params=params)
     progress = _Progress()
     try:
         progress.folds = [_Fold.from_task(task, params, tr, te) for tr, te in task.splits]

@@ -24,7 +24,9 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from sklearn.model_selection._search import _yield_masked_array_for_each_param
+
+from tuner.search.sklearn_private import param_columns
+from tuner.search.trials import fold_values, read_attrs, state_of
 
 _STATE_ORDER = {"complete": 0, "pruned": 1, "fail": 2}
 
@@ -45,21 +47,18 @@ def rank_by_state(scores, states):
     return ranks
 
 
-def _fold_matrix(trials, attr, metric, n_splits):
-    """(n_trials, n_splits) array of one user attribute's per-fold values (NaN if missing)."""
+def _fold_matrix(attrs, key, metric, n_splits):
+    """(n_trials, n_splits) array of one stored attribute's per-fold values (NaN if missing)."""
     rows = []
-    for trial in trials:
-        values = trial.user_attrs.get(attr) or {}
-        values = values.get(metric, []) if metric is not None else values
-        row = [float(v) if v is not None else math.nan for v in values][:n_splits]
+    for trial_attrs in attrs:
+        row = fold_values(trial_attrs, key, metric)[:n_splits]
         rows.append(row + [math.nan] * (n_splits - len(row)))
-    return np.asarray(rows, dtype=float).reshape(len(trials), n_splits)
+    return np.asarray(rows, dtype=float).reshape(len(attrs), n_splits)
 
 
-def _add_scores(results, trials, states, *, split, metric, n_splits):
+def _add_scores(results, attrs, states, *, split, metric, n_splits):
     """Add ``split<k>_<split>_<metric>``, mean, std (and rank for test) columns."""
-    attr = f"split_{split}_scores"
-    matrix = _fold_matrix(trials, attr, metric, n_splits)
+    matrix = _fold_matrix(attrs, f"split_{split}_scores", metric, n_splits)
     for k in range(n_splits):
         results[f"split{k}_{split}_{metric}"] = matrix[:, k]
     with np.errstate(invalid="ignore"):
@@ -69,10 +68,10 @@ def _add_scores(results, trials, states, *, split, metric, n_splits):
         results[f"rank_test_{metric}"] = rank_by_state(results[f"mean_test_{metric}"], states)
 
 
-def _add_times(results, trials, n_splits):
+def _add_times(results, attrs, n_splits):
     """Add mean/std of per-fold fit and score seconds."""
-    for name, attr in (("fit", "fit_times"), ("score", "score_times")):
-        matrix = _fold_matrix(trials, attr, None, n_splits)
+    for name, key in (("fit", "fit_times"), ("score", "score_times")):
+        matrix = _fold_matrix(attrs, key, None, n_splits)
         results[f"mean_{name}_time"] = matrix.mean(axis=1)
         results[f"std_{name}_time"] = matrix.std(axis=1)
 
@@ -98,30 +97,28 @@ def build_cv_results(trials, params, *, metrics, n_splits, return_train_score=Fa
     dict
         Column name -> array (``params`` and ``base_params`` are lists of dicts).
     """
-    from tuner.search.records import state_name
-
-    states = np.array([state_name(t) for t in trials], dtype=object)
+    states = np.array([state_of(t) for t in trials], dtype=object)
+    attrs = [read_attrs(t) for t in trials]
     results = {}
     with np.errstate(invalid="ignore"):
-        _add_times(results, trials, n_splits)
-    results.update(_yield_masked_array_for_each_param(params))
+        _add_times(results, attrs, n_splits)
+    results.update(param_columns(params))
     results["params"] = list(params)
     for metric in metrics:
-        _add_scores(results, trials, states, split="test", metric=metric, n_splits=n_splits)
+        _add_scores(results, attrs, states, split="test", metric=metric, n_splits=n_splits)
     if return_train_score:
         for metric in metrics:
-            _add_scores(results, trials, states, split="train", metric=metric, n_splits=n_splits)
+            _add_scores(results, attrs, states, split="train", metric=metric, n_splits=n_splits)
     results["state"] = states
-    _add_extras(results, trials)
+    _add_extras(results, trials, attrs)
     return results
 
 
-def _add_extras(results, trials):
+def _add_extras(results, trials, attrs):
     """Add tuner's own columns: epochs, trial number, raw params, counters, fail reason."""
-    results["n_epochs"] = np.array([t.user_attrs.get("n_epochs", 0) for t in trials], dtype=int)
+    results["n_epochs"] = np.array([a.n_epochs for a in attrs], dtype=int)
     results["trial_number"] = np.array([t.number for t in trials], dtype=int)
     results["base_params"] = [dict(t.params) for t in trials]
     for key in ("n_updates", "n_samples_seen"):
-        results[key] = np.array([t.user_attrs.get(key, 0) for t in trials], dtype=int)
-    results["fail_reason"] = np.array([t.user_attrs.get("fail_reason") for t in trials],
-                                      dtype=object)
+        results[key] = np.array([getattr(a, key) for a in attrs], dtype=int)
+    results["fail_reason"] = np.array([a.fail_reason for a in attrs], dtype=object)

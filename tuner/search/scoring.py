@@ -38,6 +38,8 @@ Examples
 {'accuracy': 0.6666666666666666, 'neg_log_loss': -0.4149...}
 """
 
+from functools import lru_cache
+
 import numpy as np
 
 CLASSIFIER_METRICS = ("accuracy", "balanced_accuracy", "neg_log_loss")
@@ -59,6 +61,48 @@ def fast_metric(name, *, classifier):
         return "accuracy" if classifier else "r2"
     known = CLASSIFIER_METRICS if classifier else REGRESSOR_METRICS
     return name if name in known else None
+
+
+@lru_cache(maxsize=1)
+def _names_by_repr():
+    """scikit-learn's scorer of each name here, keyed by its ``repr``."""
+    from sklearn.metrics import get_scorer
+
+    return {repr(get_scorer(name)): name for name in CLASSIFIER_METRICS + REGRESSOR_METRICS}
+
+
+def metric_of(scorer, estimator):
+    """The metric of this module that ``scorer`` computes on ``estimator``, or None.
+
+    Only tuner's MLPs qualify (they expose the network output). A scorer is
+    recognised by its ``repr``, which scikit-learn writes from the metric
+    function, its arguments and response method (``make_scorer(log_loss,
+    greater_is_better=False, response_method='predict_proba')``): any
+    argument or other function gives another text, hence the scorer itself.
+    ``check_scoring(estimator, None)`` wraps ``estimator.score`` and prints as
+    ``MLPClassifier.score``; it qualifies while ``score`` is the mixin's own.
+
+    Examples
+    --------
+    >>> from sklearn.metrics import check_scoring, get_scorer, make_scorer, fbeta_score
+    >>> from tuner import MLPClassifier
+    >>> clf = MLPClassifier()
+    >>> metric_of(get_scorer("neg_log_loss"), clf), metric_of(check_scoring(clf), clf)
+    ('neg_log_loss', 'accuracy')
+    >>> metric_of(make_scorer(fbeta_score, beta=2), clf) is None
+    True
+    """
+    from sklearn.base import ClassifierMixin, RegressorMixin, is_classifier
+
+    if not hasattr(estimator, "_network_output"):
+        return None
+    classifier = is_classifier(estimator)
+    if repr(scorer) == f"{type(estimator).__name__}.score":
+        mixin = ClassifierMixin if classifier else RegressorMixin
+        return fast_metric(None, classifier=classifier) \
+            if type(estimator).score is mixin.score else None
+    name = _names_by_repr().get(repr(scorer))
+    return fast_metric(name, classifier=classifier) if name else None
 
 
 def metrics_from_output(names, y_true, output, *, classifier, sample_weight=None):

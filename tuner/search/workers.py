@@ -3,16 +3,10 @@
 Trials run in processes, not threads (numpy training loops hold the GIL). Each
 worker process loads the study from the shared storage with its own sampler
 (seeded from the search's ``random_state`` and the worker index), pins BLAS to
-one thread (``threadpoolctl``) and calls ``study.optimize`` with
-
-- :func:`~tuner.search.recovery.budgeted`: "count the study's trials, then ask
-  for one" under a lock shared by every process and machine of the study, so
-  the study-wide budget is exact (``n_trials`` of ``optimize`` only counts per
-  process) and each trial records its worker for crash recovery, and
-- a ticket gate: a shared counter, decremented before each new trial is asked
-  for, so that worker processes started by one search run exactly the remaining
-  budget, never one more (``MaxTrialsCallback`` alone can overshoot when two
-  workers finish at the same moment).
+one thread (``threadpoolctl``) and runs the same trial loop as a single process,
+:func:`~tuner.search.loop.run_trials`, whose study lock keeps the study-wide
+budget exact. A shared stop event tells the workers to start no new trial
+(after an interrupt of the parent, or once one worker failed).
 
 Worker processes die with the process that started them: a thread in each one
 watches its parent pid and ends the worker when the parent is gone (even killed
@@ -20,21 +14,10 @@ by SIGKILL), leaving its running trial RUNNING for the next run's orphan
 recovery instead of running the rest of the study unattended. An interrupt of
 the parent (Ctrl-C, or SIGINT sent to it alone) stops handing out trials and
 interrupts the workers, which fail their running trial and exit.
-
-Examples
---------
->>> import optuna
->>> study = optuna.create_study()
->>> _ = study.enqueue_trial({"x": 1.0})
->>> study.ask()  # doctest: +ELLIPSIS
-<optuna.trial._trial.Trial object at ...>
->>> counted_trials(study)
-1
 """
 
 from __future__ import annotations
 
-import logging
 import multiprocessing
 import os
 import pickle
@@ -48,26 +31,18 @@ from dataclasses import dataclass
 from functools import partial
 
 import optuna
-from optuna.trial import TrialState
 from threadpoolctl import threadpool_limits
 
-from tuner.search.evaluate import TrialTask, evaluate_trial
-from tuner.search.records import TrialRecord
-from tuner.search.recovery import budget_used, budgeted
+from tuner.search.evaluate import evaluate_trial
+from tuner.search.loop import counted_trials, run_trials
+from tuner.search.task import TrialTask
+from tuner.search.trials import TrialRecord
 
-#: Trial states that use up the budget (WAITING = enqueued, not started yet).
-COUNTED = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL, TrialState.RUNNING)
-
-_TICKETS = None  # multiprocessing.Value shared by the workers of one search
+_STOP = None  # multiprocessing.Event shared by the workers of one search: no new trials
 #: Seconds between two checks of a worker process that its parent still runs.
 PARENT_POLL_SECONDS = 0.5
 #: Exit code of a worker process that outlived the process that started it.
 EXIT_PARENT_GONE = 70
-
-
-def counted_trials(study):
-    """Number of trials of ``study`` that count towards its budget."""
-    return budget_used(study.get_trials(deepcopy=False))
 
 
 @dataclass
@@ -85,7 +60,7 @@ class WorkerJob:
 
 
 class _TrialEnd:
-    """Optuna study callback: hand each finished trial to the search callbacks."""
+    """After each trial: hand it to the search callbacks (and show progress)."""
 
     def __init__(self, task, *, progress=False):
         self.task, self.progress = task, progress
@@ -102,40 +77,18 @@ class _TrialEnd:
             self.task.callbacks.on_progress(study)
 
 
-def _take_ticket():
-    """Take one trial ticket from the shared counter; False when none is left."""
-    if _TICKETS is None:
-        return True
-    with _TICKETS.get_lock():
-        if _TICKETS.value <= 0:
-            return False
-        _TICKETS.value -= 1
-        return True
-
-
-class _TicketGate:
-    """Optuna study callback: stop this worker when the search's tickets are used up."""
-
-    def __call__(self, study, frozen_trial):
-        if not _take_ticket():
-            study.stop()
-
-
-def _optimize(study, job, n_trials, extra_callbacks=(), progress=False):
-    """``study.optimize`` with the evaluator, the study-wide cap and one BLAS thread."""
-    callbacks = [_TrialEnd(job.task, progress=progress), *extra_callbacks]
-    with threadpool_limits(limits=1), \
-            budgeted(study, job.storage, job.n_trials, study_budget=job.task.study_budget):
-        study.optimize(partial(evaluate_trial, task=job.task), n_trials=n_trials,
-                       timeout=job.timeout, callbacks=callbacks, catch=())
+def _run(study, job, *, stop=None, progress=False):
+    """The trial loop with the evaluator and one BLAS thread; returns the trials run."""
+    with threadpool_limits(limits=1):
+        return run_trials(study, partial(evaluate_trial, task=job.task), storage=job.storage,
+                          n_trials=job.n_trials, study_budget=job.task.study_budget,
+                          timeout=job.timeout, stop=stop,
+                          on_trial_end=_TrialEnd(job.task, progress=progress))
 
 
 def run_in_process(study, job):
-    """Run the remaining budget of ``study`` here (``n_jobs=1``); returns trials started."""
-    remaining = job.n_trials - counted_trials(study)
-    if remaining > 0:
-        _optimize(study, job, remaining, progress=True)
-    return max(remaining, 0)
+    """Run the remaining budget of ``study`` here (``n_jobs=1``); returns the trials run."""
+    return _run(study, job, progress=True)
 
 
 def _watch_parent(parent_pid, poll):
@@ -163,24 +116,23 @@ def _interrupt_once(signum, frame):
     raise KeyboardInterrupt
 
 
-def _init_worker(tickets, parent_pid):
-    """Process-pool initializer: keep the ticket counter, die with the parent, one SIGINT."""
-    global _TICKETS
-    _TICKETS = tickets
+def _init_worker(stop, pids, parent_pid):
+    """Process-pool initializer: keep the stop event, sign in (``pids``: the free slot of a
+    shared array the parent reads to interrupt its workers), die with the parent, one SIGINT."""
+    global _STOP
+    _STOP = stop
+    with pids.get_lock():
+        pids[list(pids).index(0)] = os.getpid()
     die_with_parent(parent_pid)
     signal.signal(signal.SIGINT, _interrupt_once)
 
 
 def _worker_main(job):
-    """Entry point of a worker process: load the study and run trials while tickets last."""
+    """Entry point of a worker process: load the study and run trials until told to stop."""
     optuna.logging.set_verbosity(job.verbosity)
-    quiet_interrupts()
     study = optuna.load_study(study_name=job.study_name, storage=job.storage,
                               sampler=job.sampler, pruner=job.pruner)
-    if not _take_ticket():
-        return 0
-    _optimize(study, job, job.n_trials, extra_callbacks=(_TicketGate(),))
-    return 1
+    return _run(study, job, stop=_STOP)
 
 
 @contextmanager
@@ -212,7 +164,7 @@ def _children_ignore_sigint():
 
     A worker still importing when Ctrl-C (or the driver's forwarded SIGINT)
     arrives would die with a traceback; ignored, it installs its handler in
-    ``_init_worker``, finds no ticket left and exits. The block lasts as long
+    ``_init_worker``, finds the stop event set and exits. The block lasts as long
     as starting the processes (milliseconds); only the main thread may do this.
     """
     if threading.current_thread() is not threading.main_thread():
@@ -242,75 +194,42 @@ def run_workers(study, jobs, *, on_progress=None, poll_interval=1.0):
     Returns
     -------
     int
-        Number of trials the workers were allowed to start.
+        Number of trials the workers ran.
     """
-    remaining = jobs[0].n_trials - counted_trials(study)
-    if remaining <= 0:
+    if counted_trials(study) >= jobs[0].n_trials:
         return 0
     ctx = multiprocessing.get_context("spawn")
-    tickets = ctx.Value("i", remaining)
+    stop, pids = ctx.Event(), ctx.Array("i", len(jobs))
     with ProcessPoolExecutor(len(jobs), mp_context=ctx, initializer=_init_worker,
-                             initargs=(tickets, os.getpid())) as pool:
+                             initargs=(stop, pids, os.getpid())) as pool:
         with _script_not_rerun(jobs), _children_ignore_sigint():  # spawned by the submits
             futures = [pool.submit(_worker_main, job) for job in jobs]
         try:
-            _wait_for_workers(futures, tickets, study, on_progress, poll_interval)
+            _wait_for_workers(futures, stop, study, on_progress, poll_interval)
         except KeyboardInterrupt:  # leaving the block waits for the workers to exit
-            _interrupt_workers(pool, tickets)
+            _interrupt_workers(pids, stop)
             raise
-    for future in futures:
-        future.result()
-    return remaining
+    return sum(future.result() for future in futures)
 
 
-def _no_more_tickets(tickets):
-    """Hand out no further trial: each worker stops after its running trial."""
-    with tickets.get_lock():
-        tickets.value = 0
-
-
-def _wait_for_workers(futures, tickets, study, on_progress, poll_interval):
+def _wait_for_workers(futures, stop, study, on_progress, poll_interval):
     """Wait for every worker; after one fails, let the others stop after their trial."""
     pending = set(futures)
     while pending:
         done, pending = wait(pending, timeout=poll_interval, return_when=FIRST_EXCEPTION)
         if any(f.exception() is not None for f in done):
-            _no_more_tickets(tickets)
+            stop.set()
         if on_progress is not None:
             on_progress(study)
 
 
-def _interrupt_workers(pool, tickets):
-    """After an interrupt of this process: no new trials, and SIGINT to every worker (a
-    terminal sends it to all of them; ``kill -INT <pid>`` only to this one)."""
-    _no_more_tickets(tickets)
-    for pid in list(getattr(pool, "_processes", None) or ()):
+def _interrupt_workers(pids, stop):
+    """After an interrupt of this process: no new trials, and SIGINT to every worker that
+    signed in (a terminal sends it to all of them; ``kill -INT <pid>`` only to this one;
+    a worker still starting ignores SIGINT and finds ``stop`` set)."""
+    stop.set()
+    with pids.get_lock():
+        signed_in = [pid for pid in pids if pid]
+    for pid in signed_in:
         with suppress(ProcessLookupError):  # already gone
             os.kill(pid, signal.SIGINT)
-
-
-class _NoInterruptTraceback(logging.Filter):
-    """Keep Optuna's "trial failed" warning on Ctrl-C to one line (drop the traceback)."""
-
-    def filter(self, record):
-        """Strip the traceback of a KeyboardInterrupt; keep every record."""
-        if record.exc_info and isinstance(record.exc_info[1], KeyboardInterrupt):
-            record.exc_info, record.exc_text = None, None
-        return True
-
-
-def quiet_interrupts():
-    """Keep Optuna's warnings about trials stopped by Ctrl-C to one line, without traceback.
-
-    Examples
-    --------
-    >>> quiet_interrupts()
-    >>> import logging
-    >>> any(isinstance(f, _NoInterruptTraceback)
-    ...     for h in logging.getLogger("optuna").handlers for f in h.filters)
-    True
-    """
-    optuna.logging.get_logger("optuna")  # creates Optuna's handler if it is not there yet
-    for handler in logging.getLogger("optuna").handlers:
-        if not any(isinstance(f, _NoInterruptTraceback) for f in handler.filters):
-            handler.addFilter(_NoInterruptTraceback())

@@ -77,32 +77,31 @@ training experiment so the MLflow 3 UI opens it on its runs. Crash recovery:
 import warnings
 from functools import partial
 
-from tuner.tracking import _study as parts
-from tuner.tracking import _writer
-from tuner.tracking._children import (
+from tuner.tracking import _writer, runs
+from tuner.tracking.children import (
     close_orphans,
     fail_orphan_runs,
     write_missing_runs,
     write_trial,
 )
-from tuner.tracking._model import log_best_model
-from tuner.tracking._study import (
+from tuner.tracking.client import (
     DEFAULT_TRACKING_URI,  # noqa: F401 - part of this package's names
     batch,
-    flatten,
     get_experiment_id,
     make_client,
-    metric_list,
-    now_ms,
+    resolve_tracking_uri,
+    use_wal,
+)
+from tuner.tracking.model import log_best_model
+from tuner.tracking.runs import (
     package_versions,
     parent_params,
     parent_tags,
-    resolve_tracking_uri,
     space_yaml,
     trial_counts,
-    use_wal,
 )
-from tuner.tracking._ui import launch_ui
+from tuner.tracking.ui import launch_ui
+from tuner.tracking.values import flatten, metric_list, now_ms
 
 __all__ = ["MLflowTracker", "fail_orphan_runs", "launch_ui", "resolve_tracking_uri"]
 
@@ -221,11 +220,10 @@ class MLflowTracker:
         (retried, so listed in another trial's ``retry_history``). Then every
         settled, finished trial without a child run gets one from its stored
         attributes (:meth:`reconcile`)."""
+        from tuner.search.trials import lost_trials
+
         trials = study.get_trials(deepcopy=False)
-        retried = {n for t in trials for n in t.system_attrs.get("retry_history", ())}
-        lost = {t.number: t.system_attrs.get("tuner:orphaned", "worker lost (stale heartbeat)")
-                for t in trials if t.state.name == "FAIL"
-                and ("tuner:orphaned" in t.system_attrs or t.number in retried)}
+        lost = lost_trials(trials)
         try:
             for reason in sorted(set(lost.values())):
                 numbers = [number for number, why in lost.items() if why == reason]
@@ -267,7 +265,9 @@ class MLflowTracker:
     def _all_written_here(self, trials):
         """True when this process's writer wrote every finished trial, without a failure
         (the usual ``n_jobs=1`` study end): then no run can be missing."""
-        finished = {t.number for t in trials if t.state.name in ("COMPLETE", "PRUNED", "FAIL")}
+        from tuner.search.trials import is_finished
+
+        finished = {t.number for t in trials if is_finished(t)}
         return self._failures is not None and finished <= self._sent \
             and _writer.failures() == self._failures
 
@@ -322,15 +322,15 @@ class MLflowTracker:
         client, run_id, tags = self.client, self.parent_run_id, dict(tags or {})
 
         def cv_results():
-            if parts.log_cv_results(client, run_id, search):
-                tags.update([parts.CV_TABLE_TAG])  # sent with the summary's batch
+            if runs.log_cv_results(client, run_id, search):
+                tags.update([runs.CV_TABLE_TAG])  # sent with the summary's batch
 
         steps = [("child runs", lambda: self._repair_children(study)),
                  ("cv_results", cv_results),
-                 ("summary", lambda: parts.log_summary(client, run_id, search, study,
+                 ("summary", lambda: runs.log_summary(client, run_id, search, study,
                                                         tags=tags))]
         if self.log_plots and status == "FINISHED":
-            steps.append(("plots", lambda: parts.log_plots(client, run_id, study)))
+            steps.append(("plots", lambda: runs.log_plots(client, run_id, study)))
         if self.log_model and getattr(search, "best_estimator_", None) is not None:
             steps.append(("model", lambda: self._log_model(search)))
         for name, step in steps:

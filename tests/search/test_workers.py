@@ -16,10 +16,11 @@ import optuna
 import pytest
 from optuna.trial import TrialState
 
-from tuner.search.recovery import WORKER_ATTR, budget_used, study_lock
+from tuner.search.lock import study_lock
 from tuner.search.storage import journal_path
+from tuner.search.trials import WORKER_ATTR, budget_used
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 
 LEARNING_RATES = [0.001, 0.003, 0.01, 0.03]

@@ -8,7 +8,8 @@ from sklearn.datasets import load_iris
 from tuner.estimators import MLPClassifier
 from tuner.experiment import run_experiment
 from tuner.search import RandomSearch
-from tuner.search.recovery import WORKERS_ATTR
+from tuner.search.seeds import WORKERS_ATTR
+from tuner.search.storage import resolve_storage
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 
@@ -73,7 +74,9 @@ def test_resumed_search_draws_fresh_points(tmp_path):
     assert [t.params for t in resumed.trials[:3]] == first
     later = [t.params for t in resumed.trials[3:]]
     assert len(later) == 3 and not any(p in first for p in later)  # worker index 1, not 0
-    assert resumed._storage.get_study_system_attrs(resumed._study_id)[WORKERS_ATTR] == 2
+    storage = resolve_storage(str(tmp_path / "study.journal"), n_workers=1).storage
+    study_id = storage.get_study_id_from_name("resumed")
+    assert storage.get_study_system_attrs(study_id)[WORKERS_ATTR] == 2
     again = RandomSearch(MLPClassifier(hidden_layer_sizes=(4,), max_iter=2), space,
                          n_trials=3, cv=2, random_state=0, refit=False).fit(X, y)
     assert [t.params for t in again.study_.trials] == first  # index 0 of a new study

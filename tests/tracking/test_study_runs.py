@@ -27,7 +27,7 @@ from tuner.search import GridSearch, RandomSearch
 from tuner.tracking import MLflowTracker
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 LR_SPACE = {"learning_rate_init": {"type": "float", "low": 1e-5, "high": 0.1, "log": True}}
 
 pytestmark = pytest.mark.slow  # each test fits a search or starts Python processes

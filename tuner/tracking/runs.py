@@ -1,99 +1,37 @@
-"""MLflow plumbing of :mod:`tuner.tracking` (run contents, parent run); mlflow lazily."""
+"""What a study's parent run and its trials' child runs hold (params, tags, metrics, files).
+
+Child run of a trial: :func:`trial_params`, :func:`trial_tags`, :func:`trial_metrics`
+(per epoch, then the final values), :func:`trial_start`. Parent run: at the start
+:func:`parent_params`, :func:`parent_tags`, :func:`space_yaml`; at the end
+:func:`log_summary`, :func:`log_cv_results` (the cv table) and :func:`log_plots`.
+
+Examples
+--------
+>>> parent_tags(type("GridSearch", (), {})(), type("S", (), {"study_name": "s"})())
+{'tuner.role': 'study', 'tuner.study': 's', 'tuner.driver': 'GridSearch'}
+"""
 
 import functools
 import json
-import logging
 import math
-import os
-import time
 from importlib import metadata
 from pathlib import Path
 
-DEFAULT_TRACKING_URI = "sqlite:///mlflow.db"
+from tuner.tracking.client import batch
+from tuner.tracking.values import metric_list, number, param_str, plain, plain_names
+
 RUN_STATUS = {"complete": "FINISHED", "pruned": "KILLED", "fail": "FAILED"}
+
 #: tuner's trial state (Optuna-like, as in ``cv_results_``) -> the ``tuner.state`` tag in MLflow
 MLFLOW_STATE = {"complete": "complete", "pruned": "pruned", "fail": "failed"}
+
 _PACKAGES = ("tuner", "numpy", "scikit-learn", "optuna", "mlflow")
-_MAX_VALUE = 6000  # MLflow's limit on a param value (characters)
+
 # per-epoch counters logged once, as final values (each metric value costs ~0.25 ms in SQLite)
 _EPOCH_COUNTERS = frozenset({"epoch", "n_updates", "n_samples_seen", "fit_time"})
 
-_STATE_NAMES = {"COMPLETE": "complete", "PRUNED": "pruned", "FAIL": "failed"}
 _SEARCH_PARAMS = ("cv", "scoring", "n_trials", "timeout", "random_state", "refit", "error_score",
                   "n_jobs", "return_train_score", "budget", "resource")
-
-
-def make_client(uri):
-    """Import mlflow quietly and return an ``MlflowClient`` for ``uri``."""
-    os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")
-    from mlflow.client import MlflowClient
-
-    # "Creating initial MLflow database tables..." would cut into the CLI's plan
-    logging.getLogger("mlflow.store.db.utils").setLevel(logging.WARNING)
-    return MlflowClient(tracking_uri=uri)
-
-
-def resolve_tracking_uri(tracking_uri=None):
-    """Return the tracking URI to use, with SQLite paths made absolute.
-
-    Parameters
-    ----------
-    tracking_uri : str, optional
-        Explicit URI. Default: ``MLFLOW_TRACKING_URI``, else ``sqlite:///mlflow.db``
-        in the working directory.
-
-    Returns
-    -------
-    str
-        The URI; a relative SQLite path is resolved against the working
-        directory so that workers and the UI started elsewhere find the same file.
-
-    Examples
-    --------
-    >>> resolve_tracking_uri("http://127.0.0.1:5000")
-    'http://127.0.0.1:5000'
-    """
-    uri = tracking_uri or os.environ.get("MLFLOW_TRACKING_URI") or DEFAULT_TRACKING_URI
-    prefix = "sqlite:///"
-    if uri.startswith(prefix) and not uri.startswith(prefix + "/"):
-        uri = prefix + str(Path(uri[len(prefix):]).resolve())
-    return uri
-
-
-def now_ms():
-    """Current time in milliseconds since the epoch (MLflow's timestamps)."""
-    return int(time.time() * 1000)
-
-
-def _plain(value):
-    """Turn numpy scalars into Python ones (so 0.001 logs as '0.001', not 'np.float64(...)')."""
-    return value.item() if hasattr(value, "item") and getattr(value, "ndim", 1) == 0 else value
-
-
-def param_str(value):
-    """Render a parameter value as MLflow stores it: a string of bounded length."""
-    value = _plain(value)
-    text = value if isinstance(value, str) else repr(value)
-    return text[:_MAX_VALUE]
-
-
-def _number(value):
-    """Return ``value`` as a finite float, or None when it is missing or not finite."""
-    value = _plain(value)
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return None
-    return float(value) if math.isfinite(value) else None
-
-
-def flatten(mapping, prefix=""):
-    """Flatten nested dicts into ``{"a.b": value}`` (MLflow params are flat)."""
-    flat = {}
-    for key, value in mapping.items():
-        if isinstance(value, dict):
-            flat.update(flatten(value, f"{prefix}{key}."))
-        else:
-            flat[f"{prefix}{key}"] = value
-    return flat
 
 
 @functools.cache
@@ -107,50 +45,6 @@ def package_versions():
             versions[f"version.{name}"] = "not installed"
     return versions
 
-
-def _artifact_location(uri, experiment_name):
-    """Artifact folder next to a SQLite store (not in whatever the working directory is)."""
-    if not uri.startswith("sqlite:///"):
-        return None  # servers and databases choose their own artifact root
-    slug = "".join(c if c.isalnum() or c in "-_." else "_" for c in experiment_name)
-    return (Path(uri[len("sqlite:///"):]).parent / "mlartifacts" / slug).as_uri()
-
-
-def use_wal(uri):
-    """Put a SQLite store in write-ahead-log mode (kept by the file); others are left alone.
-
-    Commits cost ~2 ms instead of ~13 ms here, and the UI's reads never block writers."""
-    if not uri.startswith("sqlite:///"):
-        return
-    import sqlite3
-    from contextlib import closing
-
-    try:
-        with closing(sqlite3.connect(uri[len("sqlite:///"):], timeout=5)) as connection:
-            connection.execute("PRAGMA journal_mode=WAL").fetchall()
-    except sqlite3.Error:  # busy or read-only: the default journal still works
-        pass
-
-
-def get_experiment_id(client, name, uri):
-    """Id of the experiment called ``name``, created (with its artifact folder) if missing."""
-    experiment = client.get_experiment_by_name(name)
-    if experiment is not None:
-        return experiment.experiment_id
-    # the MLflow 3 UI opens "model training" experiments on their runs (not the GenAI pages)
-    return client.create_experiment(name, artifact_location=_artifact_location(uri, name),
-                                    tags={"mlflow.experimentKind": "custom_model_development"})
-
-
-def batch(client, run_id, *, params=None, metrics=(), tags=None):
-    """Send params, metrics and tags of one run in one ``log_batch`` call."""
-    from mlflow.entities import Param, RunTag
-
-    params = [Param(k, param_str(v)) for k, v in (params or {}).items()]
-    tags = [RunTag(k, str(v)[:_MAX_VALUE]) for k, v in (tags or {}).items()]
-    client.log_batch(run_id, metrics=list(metrics), params=params, tags=tags)
-
-
 def trial_metrics(record, buffered, end_ms):
     """Per-epoch metrics (step = epoch) followed by the trial's final values."""
     from mlflow.entities import Metric
@@ -162,14 +56,13 @@ def trial_metrics(record, buffered, end_ms):
     for index, values in rows:
         epoch = int(values.get("epoch", index))
         for key, value in values.items():
-            if key not in _EPOCH_COUNTERS and (number := _number(value)) is not None:
-                metrics[key, epoch] = Metric(key, number, stamps.get(epoch, end_ms), epoch)
+            if key not in _EPOCH_COUNTERS and (finite := number(value)) is not None:
+                metrics[key, epoch] = Metric(key, finite, stamps.get(epoch, end_ms), epoch)
     step = int(getattr(record, "n_epochs", 0) or len(rows))
     for key, value in _final_values(record).items():
-        if (number := _number(value)) is not None:
-            metrics[key, step] = Metric(key, number, end_ms, step)  # replaces the last epoch's
+        if (finite := number(value)) is not None:
+            metrics[key, step] = Metric(key, finite, end_ms, step)  # replaces the last epoch's
     return list(metrics.values())
-
 
 def _final_values(record):
     """The trial's summary numbers, named like sklearn's ``cv_results_`` keys."""
@@ -182,7 +75,6 @@ def _final_values(record):
         for k, score in enumerate(scores):
             values[f"split{k}_test_{suffix}"] = score
     return values
-
 
 def trial_tags(record, parent_run_id, study_name):
     """Tags of a trial's child run; the failure reason also becomes the run description."""
@@ -197,7 +89,6 @@ def trial_tags(record, parent_run_id, study_name):
         tags["tuner.fail_reason"] = reason
         tags["mlflow.note.content"] = f"Trial {record.number} {state}: {reason}"
     return tags
-
 
 def trial_params(record):
     """Estimator params of the trial, plus raw (Optuna) values the space turned into others.
@@ -215,28 +106,20 @@ def trial_params(record):
             params[f"raw.{name}"] = raw
     return params
 
-
-def plain_names(params):
-    """Params without Pipeline step prefixes (``mlp__batch_size`` -> ``batch_size``) when
-    that makes no two names equal: the UI's columns then read like the search space."""
-    plain = {k.rsplit("__", 1)[-1]: v for k, v in params.items()}
-    return plain if len(plain) == len(params) else dict(params)
-
-
 def trial_start(record, buffered, end):
     """Start time (ms) of a trial: end minus its fitting and scoring time, summed over folds."""
-    attrs = getattr(record, "user_attrs", None) or {}
-    seconds = [t for key in ("fit_times", "score_times") for t in attrs.get(key) or []
-               if _number(t) is not None]
+    from tuner.search.trials import TrialAttrs, fold_values
+
+    attrs = TrialAttrs.parse(getattr(record, "user_attrs", None) or {})
+    seconds = [t for key in ("fit_times", "score_times") for t in fold_values(attrs, key)
+               if number(t) is not None]
     if seconds:
         return end - int(1000 * sum(seconds))  # folds are trained one after another
     return buffered[0][0] if buffered else end
 
-
 def _name(obj):
     """Class name of an object (the sampler and pruner are logged by name)."""
     return type(obj).__name__ if obj is not None else "None"
-
 
 def _space_dict(search):
     """The search space as the YAML-able dict of ``SearchSpace.to_dict``, or None."""
@@ -249,7 +132,6 @@ def _space_dict(search):
         space = SearchSpace.load(space)
     return space.to_dict()
 
-
 def space_yaml(search):
     """The search space as YAML text (artifact ``space.yaml``), or None."""
     import yaml
@@ -257,12 +139,10 @@ def space_yaml(search):
     space = _space_dict(search)
     return None if space is None else yaml.safe_dump(space, sort_keys=False)
 
-
 def parent_tags(search, study):
     """Tags that identify the parent run of a study."""
     return {"tuner.role": "study", "tuner.study": study.study_name,
             "tuner.driver": type(search).__name__}
-
 
 def parent_params(search, study):
     """Driver, sampler, pruner, CV settings, estimator and search space as flat params."""
@@ -280,7 +160,6 @@ def parent_params(search, study):
     params.update(_space_params(_space_dict(search) or {}))
     return params
 
-
 def _space_params(space, prefix="space."):
     """One param per searched parameter (its spec as compact JSON); unions get an index."""
     params = {}
@@ -290,36 +169,15 @@ def _space_params(space, prefix="space."):
         params[f"{prefix}{key}"] = json.dumps(spec, default=str, separators=(",", ":"))
     return params
 
-
-def find_parent_run(client, experiment_name, study_name):
-    """The newest parent run of ``study_name`` (for a worker that did not create it)."""
-    experiment = client.get_experiment_by_name(experiment_name)
-    runs = [] if experiment is None else client.search_runs(
-        [experiment.experiment_id],
-        filter_string=f"tags.`tuner.role` = 'study' and tags.`tuner.study` = '{study_name}'",
-        order_by=["attributes.start_time DESC"], max_results=1)
-    if not runs:
-        raise LookupError(f"no MLflow parent run for study {study_name!r} in experiment "
-                          f"{experiment_name!r}; start the study with the tracker first")
-    return runs[0]
-
-
-def metric_list(values, *, step=0):
-    """``{name: number}`` -> list of MLflow ``Metric`` (non-finite values skipped)."""
-    from mlflow.entities import Metric
-
-    now = now_ms()
-    return [Metric(k, n, now, step) for k, v in values.items() if (n := _number(v)) is not None]
-
-
 def trial_counts(study):
     """Number of trials per final state, e.g. ``{"n_trials_complete": 7, ...}``."""
-    counts = {f"n_trials_{state}": 0 for state in _STATE_NAMES.values()}
-    for trial in study.get_trials(deepcopy=False):
-        if (state := _STATE_NAMES.get(trial.state.name)) is not None:
-            counts[f"n_trials_{state}"] += 1
-    return counts
+    from tuner.search.trials import is_finished, state_of
 
+    counts = {f"n_trials_{state}": 0 for state in MLFLOW_STATE.values()}
+    for trial in study.get_trials(deepcopy=False):
+        if is_finished(trial):
+            counts[f"n_trials_{MLFLOW_STATE[state_of(trial)]}"] += 1
+    return counts
 
 def log_summary(client, run_id, search, study, *, tags=None):
     """Best score, best parameters, trial counts and test score on the parent run.
@@ -340,9 +198,8 @@ def log_summary(client, run_id, search, study, *, tags=None):
     tags = {**(tags or {}), **{f"best.{k}": param_str(v) for k, v in best.items()}}
     if (index := getattr(search, "best_index_", None)) is not None:
         numbers = search.cv_results_.get("trial_number")
-        tags["tuner.best_trial"] = str(_plain(numbers[index]) if numbers is not None else index)
+        tags["tuner.best_trial"] = str(plain(numbers[index]) if numbers is not None else index)
     batch(client, run_id, metrics=metric_list(values, step=finished), tags=tags)
-
 
 def cv_results_frame(cv_results):
     """``cv_results_`` as a pandas DataFrame with plain cells (dicts as JSON, masks as None)."""
@@ -354,7 +211,7 @@ def cv_results_frame(cv_results):
         mask = np.ma.getmaskarray(column) if np.ma.isMaskedArray(column) else None
         cells = []
         for i, cell in enumerate(list(column)):
-            cell = None if mask is not None and mask[i] else _plain(cell)
+            cell = None if mask is not None and mask[i] else plain(cell)
             if isinstance(cell, dict | list | tuple):
                 cell = json.dumps(cell, default=str)
             elif isinstance(cell, float) and not math.isfinite(cell):
@@ -363,11 +220,9 @@ def cv_results_frame(cv_results):
         columns[key] = cells
     return pd.DataFrame(columns)
 
-
 #: The parent run's table, as ``MlflowClient.log_table`` registers it for the UI.
 CV_TABLE_TAG = ("mlflow.loggedArtifacts", json.dumps([{"path": "cv_results.json",
                                                        "type": "table"}]))
-
 
 def log_cv_results(client, run_id, search):
     """``cv_results.csv`` and the MLflow table ``cv_results.json``, both with every trial.
@@ -389,7 +244,6 @@ def log_cv_results(client, run_id, search):
                       date_format="iso")
         client.log_artifacts(run_id, folder)
     return True
-
 
 def log_plots(client, run_id, study):
     """Render :func:`tuner.plots.study_figures` and log each as ``plots/<name>.png``."""

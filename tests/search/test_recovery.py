@@ -15,22 +15,14 @@ from optuna.trial import TrialState
 
 from tuner.cli import main
 from tuner.errors import ConfigError
-from tuner.search.recovery import (
-    ORPHAN_ATTR,
-    WORKER_ATTR,
-    budget_used,
-    budgeted,
-    claim_worker_indices,
-    process_alive,
-    recover_orphans,
-    runs_here,
-    stale_after_seconds,
-    worker_identity,
-    worker_seeds,
-)
+from tuner.search.loop import run_trials
+from tuner.search.processes import process_alive, runs_here, worker_identity
+from tuner.search.recovery import recover_orphans
+from tuner.search.seeds import claim_worker_indices, worker_seeds
 from tuner.search.storage import resolve_storage
+from tuner.search.trials import ORPHAN_ATTR, WORKER_ATTR, budget_used, record_worker
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 
 
@@ -41,22 +33,28 @@ def _dead_pid():
     return proc.pid
 
 
-def _running_trial(study, **identity):
+def _new_study():
+    """(study, its storage) in memory."""
+    storage = optuna.storages.InMemoryStorage()
+    return optuna.create_study(storage=storage), storage
+
+
+def _running_trial(study, storage, **identity):
     """Ask a trial and record ``identity`` (over this process's) as its worker."""
     trial = study.ask()
     trial.suggest_float("x", 0.0, 1.0)
     info = {**worker_identity(), "since": time.time(), **identity}
-    study._storage.set_trial_system_attr(trial._trial_id, WORKER_ATTR, info)
+    record_worker(storage, study.study_name, trial.number, info)
     return trial
 
 
 # ---------------------------------------------------------------- units
 
 def test_recover_orphans_fails_dead_local_worker_and_enqueues_retry():
-    study = optuna.create_study()
-    trial = _running_trial(study, pid=_dead_pid())
+    study, storage = _new_study()
+    trial = _running_trial(study, storage, pid=_dead_pid())
     x = trial.params["x"]
-    assert recover_orphans(study, study._storage) == [0]
+    assert recover_orphans(study, storage) == [0]
     failed, retry = study.trials
     assert failed.state == TrialState.FAIL
     assert "is gone" in failed.user_attrs["fail_reason"]
@@ -73,9 +71,9 @@ def test_recover_orphans_fails_dead_local_worker_and_enqueues_retry():
 def test_progress_counts_a_retried_failure_without_passing_the_budget():
     from tuner.cli.progress import StudyProgress, count_trials
 
-    study = optuna.create_study()
-    _running_trial(study, pid=_dead_pid())
-    recover_orphans(study, study._storage)
+    study, storage = _new_study()
+    _running_trial(study, storage, pid=_dead_pid())
+    recover_orphans(study, storage)
     study.optimize(lambda t: t.suggest_float("x", 0.0, 1.0), n_trials=2)  # the retry + one
     counts = count_trials(study)
     assert (counts["complete"], counts["fail"], counts["retried"]) == (2, 1, 1)
@@ -87,43 +85,80 @@ def test_progress_counts_a_retried_failure_without_passing_the_budget():
 
 
 def test_recover_orphans_keeps_trials_of_live_workers():
-    study = optuna.create_study()
-    _running_trial(study)  # this very process
-    assert recover_orphans(study, study._storage) == []
+    study, storage = _new_study()
+    _running_trial(study, storage)  # this very process
+    assert recover_orphans(study, storage) == []
     assert [t.state for t in study.trials] == [TrialState.RUNNING]
 
 
 def test_recover_orphans_leaves_other_hosts_until_stale_after():
-    study = optuna.create_study()
-    _running_trial(study, host=f"not-{socket.gethostname()}", pid=1, since=time.time() - 100)
-    assert recover_orphans(study, study._storage, stale_after=1000) == []
-    assert recover_orphans(study, study._storage) == []  # no grace period given: never
-    assert recover_orphans(study, study._storage, stale_after=50) == [0]
+    study, storage = _new_study()
+    _running_trial(study, storage, host=f"not-{socket.gethostname()}", pid=1,
+                   since=time.time() - 100)
+    assert recover_orphans(study, storage, stale_after=1000) == []
+    assert recover_orphans(study, storage) == []  # no grace period given: never
+    assert recover_orphans(study, storage, stale_after=50) == [0]
     assert "silent for" in study.trials[0].user_attrs["fail_reason"]
 
 
 def test_recover_orphans_retries_a_trial_only_once():
-    study = optuna.create_study()
-    _running_trial(study, pid=_dead_pid())
-    recover_orphans(study, study._storage)
+    study, storage = _new_study()
+    _running_trial(study, storage, pid=_dead_pid())
+    recover_orphans(study, storage)
     study.ask()  # the retry, popped by a worker that dies as well
-    study._storage.set_trial_system_attr(study.trials[1]._trial_id, WORKER_ATTR,
-                                         {**worker_identity(), "pid": _dead_pid(), "since": 0})
-    assert recover_orphans(study, study._storage) == [1]
+    record_worker(storage, study.study_name, 1,
+                  {**worker_identity(), "pid": _dead_pid(), "since": 0})
+    assert recover_orphans(study, storage) == [1]
     assert [t.state for t in study.trials] == [TrialState.FAIL, TrialState.FAIL]
     assert budget_used(study.trials) == 1  # the last failure stays (no retry left)
 
 
+def _stale_after_given(monkeypatch, tmp_path, args):
+    """The ``stale_after`` keyword ``tuner run`` hands to run_experiment (which is stubbed
+    out: it records the keyword and stops like Ctrl-C), and the command's exit code."""
+    import tuner.cli.commands
+
+    seen = {}
+
+    def stub(*_, stale_after=None, **__):
+        seen["stale_after"] = stale_after
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(tuner.cli.commands, "run_experiment", stub)
+    (tmp_path / "exp.yaml").write_text(EXPERIMENT)
+    code = main(["run", str(tmp_path / "exp.yaml"), "--storage", str(tmp_path / "s.journal"),
+                 "--no-mlflow", *args])
+    return seen.get("stale_after"), code
+
+
 def test_stale_after_comes_from_cli_option_or_environment(monkeypatch, tmp_path):
-    monkeypatch.setenv("TUNER_STALE_AFTER", "")  # restored (removed) after the test
-    assert stale_after_seconds() is None
+    monkeypatch.delenv("TUNER_STALE_AFTER", raising=False)
+    assert _stale_after_given(monkeypatch, tmp_path, []) == (None, 130)
     assert main(["worker", str(tmp_path / "missing.yaml"), "--storage", "x.journal",
                  "--stale-after", "0"]) == 2  # must be > 0
     assert main(["run", str(tmp_path / "missing.yaml"), "--stale-after", "90"]) == 2
-    assert stale_after_seconds() == 90.0  # exported for this process and its workers
-    monkeypatch.setenv("TUNER_STALE_AFTER", "soon")
-    with pytest.raises(ConfigError, match="TUNER_STALE_AFTER.*seconds > 0"):
-        stale_after_seconds()
+    assert _stale_after_given(monkeypatch, tmp_path, ["--stale-after", "90"]) == (90.0, 130)
+    monkeypatch.setenv("TUNER_STALE_AFTER", "45")
+    assert _stale_after_given(monkeypatch, tmp_path, []) == (45.0, 130)
+    monkeypatch.setenv("TUNER_STALE_AFTER", "soon")  # not seconds > 0: a usage error
+    assert main(["run", str(tmp_path / "exp.yaml"), "--stale-after", "soon"]) == 2
+    assert _stale_after_given(monkeypatch, tmp_path, [])[1] == 2
+
+
+def test_fit_hands_stale_after_to_orphan_recovery(monkeypatch):
+    from sklearn.datasets import load_iris
+    from sklearn.linear_model import LogisticRegression
+
+    import tuner.search.loop
+    from tuner.search import GridSearch
+
+    given = []
+    real = tuner.search.loop.recover_orphans
+    monkeypatch.setattr(tuner.search.loop, "recover_orphans", lambda *a, **k: (
+        given.append(k["stale_after"]), real(*a, **k))[1])
+    X, y = load_iris(return_X_y=True)
+    GridSearch(LogisticRegression(max_iter=200), {"C": [1.0]}, cv=2).fit(X, y, stale_after=90)
+    assert given and set(given) == {90}
 
 
 def test_process_alive_rejects_dead_zombie_and_reused_pids():
@@ -179,17 +214,17 @@ def test_worker_seeds_derive_from_study_seed_and_index():
     assert len(set(seeds)) == 4  # estimator + 3 distinct workers
     assert worker_seeds(7, 1, first=2) == [seeds[0], seeds[3]]  # index 2, wherever it runs
     assert worker_seeds(7, 3) == seeds and worker_seeds(8, 3) != seeds
-    study = optuna.create_study()
-    assert [claim_worker_indices(study, study._storage, n) for n in (2, 1, 3)] == [0, 2, 3]
+    study, storage = _new_study()
+    assert [claim_worker_indices(study, storage, n) for n in (2, 1, 3)] == [0, 2, 3]
 
 
 def _hammer(path, n_trials):
-    """Worker process: optimize a trivial objective with a far too large per-process n_trials."""
+    """Worker process: run the trial loop on a trivial objective, racing the others."""
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     storage = optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(path))
     study = optuna.load_study(study_name="race", storage=storage)
-    with budgeted(study, storage, n_trials):
-        study.optimize(lambda t: t.suggest_float("x", 0.0, 1.0), n_trials=1000)
+    run_trials(study, lambda t: t.suggest_float("x", 0.0, 1.0), storage=storage,
+               n_trials=n_trials)
 
 
 def test_budgeted_study_takes_exact_budget_from_racing_processes(tmp_path):

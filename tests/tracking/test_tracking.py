@@ -19,7 +19,7 @@ import numpy as np
 import optuna
 import pytest
 
-from tuner.search.records import TrialRecord
+from tuner.search.trials import TrialRecord
 from tuner.tracking import (
     PARENT_RUN_ATTR,
     MLflowTracker,
@@ -209,7 +209,7 @@ def test_tracker_pickles_without_client_and_logs_from_a_copy(manual):
 
 
 def test_tracker_sends_one_log_batch_per_trial(manual):
-    from tuner.tracking._children import log_trial_run
+    from tuner.tracking.children import log_trial_run
 
     tracker, _ = manual
     calls = []
@@ -280,7 +280,7 @@ def test_tracker_queued_runs_are_written_by_a_writer_process_before_exit(manual,
     numbers = (40, 41) if ending == "exit" else (42, 43)
     code = textwrap.dedent(f"""
         import os, sys
-        from tuner.search.records import TrialRecord
+        from tuner.search.trials import TrialRecord
         from tuner.tracking import MLflowTracker, _writer
 
         tracker = MLflowTracker({tracker.tracking_uri!r}, experiment_name="manual")
@@ -327,7 +327,7 @@ def test_tracker_writes_on_a_thread_where_no_writer_process_can_run(manual):
     tracker, _ = manual
     code = textwrap.dedent(f"""
         import os
-        from tuner.search.records import TrialRecord
+        from tuner.search.trials import TrialRecord
         from tuner.tracking import MLflowTracker, _writer
 
         _writer._BOOT = "import sys; sys.exit(3)"  # a writer process that dies at once

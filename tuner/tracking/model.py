@@ -3,7 +3,7 @@
 import logging
 from pathlib import Path
 
-from tuner.tracking._study import param_str, plain_names
+from tuner.tracking.values import param_str, plain_names
 
 _PIP_PACKAGES = ("numpy", "scikit-learn", "cloudpickle")
 
@@ -38,7 +38,6 @@ def log_best_model(client, run_id, search):
     """Log ``best_estimator_`` (signature, input example) as the parent run's model ``model``."""
     import mlflow.sklearn
     from mlflow.models import infer_signature
-    from mlflow.tracking._tracking_service.utils import _use_tracking_uri
 
     model = search.best_estimator_
     example = _input_example(search)  # real rows: the signature has the true dtypes/columns
@@ -53,7 +52,7 @@ def log_best_model(client, run_id, search):
     logger, quiet = logging.getLogger("mlflow.sklearn"), _QuietPickleWarning()
     logger.addFilter(quiet)
     try:
-        with _use_tracking_uri(client.tracking_uri):  # Model.log resolves the global URI
+        with _tracking_uri(client.tracking_uri):
             return mlflow.sklearn.log_model(
                 model, name="model", signature=signature, input_example=example,
                 pip_requirements=_pip_requirements(), code_paths=_code_paths(),
@@ -61,6 +60,18 @@ def log_best_model(client, run_id, search):
                 run_id=run_id, model_id=logged.model_id)
     finally:
         logger.removeFilter(quiet)
+
+
+def _tracking_uri(uri):
+    """Within the block MLflow's global tracking URI is ``uri``, restored afterwards.
+
+    ``mlflow.sklearn.log_model`` writes to the global URI and has no parameter
+    for another one; ``mlflow.set_tracking_uri`` would change it for the whole
+    process. MLflow's private ``_use_tracking_uri`` does exactly this; this is
+    the one place that uses it."""
+    from mlflow.tracking._tracking_service.utils import _use_tracking_uri
+
+    return _use_tracking_uri(uri)
 
 
 class _QuietPickleWarning(logging.Filter):

@@ -12,13 +12,10 @@ import time
 import warnings
 
 from tuner.tracking import _writer
-from tuner.tracking._study import (
+from tuner.tracking.client import batch, find_parent_run, make_client, resolve_tracking_uri
+from tuner.tracking.runs import (
     MLFLOW_STATE,
     RUN_STATUS,
-    batch,
-    find_parent_run,
-    make_client,
-    resolve_tracking_uri,
     trial_metrics,
     trial_params,
     trial_start,
@@ -28,7 +25,6 @@ from tuner.tracking._study import (
 #: Seconds after which a trial finished by a worker on another machine is taken as
 #: settled (its own tracker had time to write the run): only then is it reconciled.
 OTHER_HOST_GRACE_SECONDS = 120
-_FINISHED = ("COMPLETE", "PRUNED", "FAIL")
 
 
 def log_trial_run(client, ids, record, buffered, *, start, end, tags=None):
@@ -127,9 +123,10 @@ def _settled(trial, here, now):
 
     Its worker is this process (whose writer was flushed), a process of this
     machine that is gone, or a worker elsewhere that finished it long enough ago."""
-    from tuner.search.recovery import WORKER_ATTR, process_alive
+    from tuner.search.processes import process_alive
+    from tuner.search.trials import worker_of
 
-    info = trial.system_attrs.get(WORKER_ATTR)
+    info = worker_of(trial)
     if not info:
         return True
     if info.get("host") == here["host"]:
@@ -146,7 +143,7 @@ def _ms(moment, default):
 
 def _stored_record(trial, study):
     """The TrialRecord of a finished trial, from its user attributes (tuples restored)."""
-    from tuner.search.records import TrialRecord
+    from tuner.search.trials import TrialRecord
 
     record = TrialRecord.from_trial(trial, metric=study.user_attrs.get("objective", "score"),
                                     study_name=study.study_name)
@@ -170,13 +167,14 @@ def write_missing_runs(client, ids, study):
     list of int
         Numbers of the trials whose runs were written.
     """
-    from tuner.search.recovery import worker_identity
+    from tuner.search.processes import worker_identity
+    from tuner.search.trials import is_finished
 
     experiment_id, parent_run_id, _ = ids
     have = children(client, parent_run_id, experiment_id)
     here, now, written = worker_identity(), time.time(), []
     for trial in study.get_trials(deepcopy=False):
-        if trial.state.name not in _FINISHED or trial.number in have \
+        if not is_finished(trial) or trial.number in have \
                 or not _settled(trial, here, now):
             continue
         end = _ms(trial.datetime_complete, int(now * 1000))
