@@ -55,6 +55,12 @@ def _bomb(levels=9):
     return "\n".join(lines) + "\n"
 
 
+def _csv(text):
+    """An experiment reading ``data.csv`` (target ``y``) with `text` as that file."""
+    return {"experiment": _with("dataset", {"path": "data.csv", "target": "y"}),
+            "data.csv": text}
+
+
 def _text(data):
     if isinstance(data, str):
         return data
@@ -113,6 +119,19 @@ CASES = [
      "hidden_layer_sizes"),
     ("features-include-target", _with("dataset", {"path": "data.csv", "target": "y",
                                                   "features": ["a", "y"]}), "dataset.features"),
+    ("cv-45-iris", _with("cv", 45), "cv"),
+    ("cv-200-digits", _with("cv", 200) | {"dataset": "digits"}, "cv"),
+    ("test-size-0.99", _with("test_size", 0.99), "test_size"),
+    ("roc-auc-multiclass", _with("scoring", "roc_auc"), "scoring"),
+    ("r2-on-a-classifier", _with("scoring", "r2"), "scoring"),
+    ("accuracy-on-a-regressor", _with("scoring", "accuracy") | {
+        "dataset": "diabetes", "estimator": {"type": "regressor"}}, "scoring"),
+    ("single-class-csv", _csv("a,y\n" + "".join(f"{i},1\n" for i in range(30))), "dataset"),
+    ("no-feature-columns-csv", _csv("y\n" + "".join(f"{i % 2}\n" for i in range(30))),
+     "dataset"),
+    ("one-row-csv", _csv("a,y\n1,0\n"), "single class"),
+    ("class-with-one-row-csv", _csv("a,y\n" + "".join(f"{i},{i % 2}\n" for i in range(30))
+                                    + "99,2\n"), "test_size"),
     ("dropout-from-minus-half", _param({"type": "float", "low": -0.5, "high": 0.5}),
      "dropout"),
     ("learning-rate-from-0", _with("search_space.parameters.learning_rate_init",
@@ -136,7 +155,10 @@ def _alarm(signum, frame):
                          ids=[c[0] for c in CASES])
 def test_hostile_validate_in_process(tmp_path, monkeypatch, capsys, data, expected):
     path = tmp_path / "exp.yaml"
-    path.write_text(_text(data), encoding="utf-8")
+    files = data if isinstance(data, dict) and "experiment" in data else {"experiment": data}
+    for name, text in files.items():
+        (path if name == "experiment" else tmp_path / name).write_text(_text(text))
+    before = sorted(p.name for p in tmp_path.iterdir())
     monkeypatch.chdir(tmp_path)
     previous = signal.signal(signal.SIGALRM, _alarm)
     signal.alarm(LIMIT)
@@ -148,7 +170,7 @@ def test_hostile_validate_in_process(tmp_path, monkeypatch, capsys, data, expect
     out = capsys.readouterr()
     assert code == 2, out
     _check_one_line(out.out + out.err, path, expected)
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["exp.yaml"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == before
 
 
 @pytest.mark.parametrize(("text", "expected"),

@@ -61,6 +61,56 @@ def n_workers(n_jobs, *, key="n_jobs", source=None):
                                   f"-{cores} (one process)")
 
 
+def check_data(experiment, data):
+    """The data must suit the file: feature columns, two classes or more for a classifier,
+    a scorer for the task, a held-out split that leaves ``cv`` folds of every class."""
+    import numpy as np
+
+    where = experiment.where
+    if data.X.ndim != 2 or data.X.shape[1] == 0:
+        raise ExperimentError("the data has no feature columns", source=where, key="dataset",
+                              allowed="a table with at least one feature column")
+    if experiment.is_classifier and len(np.unique(np.asarray(data.y))) < 2:
+        raise ExperimentError("the target has a single class: nothing to learn", source=where,
+                              key="dataset", allowed="a target with two classes or more")
+    _check_scoring_task(experiment, data)
+    check_cv(experiment, split_data(experiment, data)[2])
+
+
+#: Scorers that need a binary target (sklearn's default average='binary' or binary-only).
+BINARY_SCORERS = ("roc_auc", "average_precision", "f1", "precision", "recall", "jaccard",
+                  "neg_brier_score")
+
+
+def _check_scoring_task(experiment, data):
+    """The scorer must fit the task: no regression scorer on a classifier (and vice versa),
+    no binary-only scorer on a multiclass target."""
+    import numpy as np
+    from sklearn.metrics import get_scorer
+
+    name = experiment.config.scoring
+    if name is None:
+        return
+    module = getattr(getattr(get_scorer(name), "_score_func", None), "__module__", "")
+    regression = module.endswith("_regression")
+    classification = module.endswith(("_classification", "_ranking"))
+    task = "classifier" if experiment.is_classifier else "regressor"
+    if (regression and experiment.is_classifier) or (classification and not
+                                                       experiment.is_classifier):
+        raise ExperimentError(f"a {'regression' if regression else 'classification'} scorer "
+                              f"for a {task}", source=experiment.where, key="scoring",
+                              value=name, allowed="accuracy, balanced_accuracy, f1_macro, "
+                              "neg_log_loss, ..." if experiment.is_classifier else
+                              "r2, neg_mean_squared_error, neg_mean_absolute_error, ...")
+    n_classes = len(np.unique(np.asarray(data.y))) if experiment.is_classifier else 0
+    if name in BINARY_SCORERS and n_classes > 2:
+        raise ExperimentError(f"a binary-only scorer for a target of {n_classes} classes",
+                              source=experiment.where, key="scoring", value=name,
+                              allowed=f"{name}_ovr, {name}_macro, ... or accuracy"
+                              if name not in ("average_precision", "neg_brier_score")
+                              else "accuracy, neg_log_loss, f1_macro, ...")
+
+
 def check_cv(experiment, y_train):
     """``cv`` folds need that many training samples (classifiers: in every class)."""
     import numpy as np
@@ -167,7 +217,7 @@ def check_run(experiment, data, *, storage, n_trials=None, n_jobs=None, tracking
                         key=keys[0] if n_jobs is not None else "n_jobs",
                         source=None if n_jobs is not None else experiment.where)
     check_storage(storage, n_workers=workers, source=experiment.where)
-    check_cv(experiment, split_data(experiment, data)[2])
+    check_data(experiment, data)
     if tracking and experiment.config.tracking.enabled:
         uri, key, source = run_tracking_uri(experiment, tracking_uri, key=keys[1])
         check_tracking_uri(uri, key=key, source=source)
