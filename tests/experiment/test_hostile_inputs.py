@@ -132,6 +132,11 @@ CASES = [
     ("one-row-csv", _csv("a,y\n1,0\n"), "single class"),
     ("class-with-one-row-csv", _csv("a,y\n" + "".join(f"{i},{i % 2}\n" for i in range(30))
                                     + "99,2\n"), "test_size"),
+    ("storage-is-a-folder", {"experiment": _with("storage", "store"), "store/a": "x"},
+     "storage"),
+    ("storage-under-a-file", {"experiment": _with("storage", "afile/s.journal"), "afile": "x"},
+     "storage"),
+    ("sqlite-in-a-missing-folder", _with("storage", "sqlite:///nofolder/s.db"), "storage"),
     ("dropout-from-minus-half", _param({"type": "float", "low": -0.5, "high": 0.5}),
      "dropout"),
     ("learning-rate-from-0", _with("search_space.parameters.learning_rate_init",
@@ -157,7 +162,9 @@ def test_hostile_validate_in_process(tmp_path, monkeypatch, capsys, data, expect
     path = tmp_path / "exp.yaml"
     files = data if isinstance(data, dict) and "experiment" in data else {"experiment": data}
     for name, text in files.items():
-        (path if name == "experiment" else tmp_path / name).write_text(_text(text))
+        target = path if name == "experiment" else tmp_path / name
+        target.parent.mkdir(exist_ok=True)
+        target.write_text(_text(text))
     before = sorted(p.name for p in tmp_path.iterdir())
     monkeypatch.chdir(tmp_path)
     previous = signal.signal(signal.SIGALRM, _alarm)

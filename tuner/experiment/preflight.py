@@ -203,6 +203,28 @@ def worker_tracking_uri(experiment, stored_uri, tracking_uri=None, *, key="track
     return run_tracking_uri(experiment, tracking_uri, key=key)
 
 
+def check_storage_path(storage, *, source=None):
+    """A journal file or a SQLite file must be creatable: not a folder, not under a file,
+    and (SQLite, which does not create folders) in an existing folder."""
+    from tuner.search.storage import sqlite_path
+
+    text = os.fspath(storage) if isinstance(storage, str | os.PathLike) else None
+    if text is None or ("://" in text and sqlite_path(text) is None):
+        return
+    path = sqlite_path(text) if "://" in text else Path(text).expanduser()
+    if path.is_dir():
+        raise ExperimentError("the storage is a folder", source=source, key="storage",
+                              value=text, allowed="a file path, e.g. .tuner/<name>.journal")
+    parent = next((p for p in path.parents if p.exists()), None)
+    if parent is not None and not parent.is_dir():
+        raise ExperimentError(f"the storage lies under a file ({parent})", source=source,
+                              key="storage", value=text, allowed="a path in a folder")
+    if "://" in text and not path.parent.is_dir():
+        raise ExperimentError("the folder of the SQLite file does not exist", source=source,
+                              key="storage", value=text,
+                              allowed="sqlite:///<existing folder>/study.db")
+
+
 def check_run(experiment, data, *, storage, n_trials=None, n_jobs=None, tracking=True,
               tracking_uri=None, keys=("n_jobs", "tracking_uri")):
     """Everything ``run`` checks before it prints its plan or creates a study.
@@ -216,6 +238,7 @@ def check_run(experiment, data, *, storage, n_trials=None, n_jobs=None, tracking
     workers = n_workers(experiment.n_jobs if n_jobs is None else n_jobs,
                         key=keys[0] if n_jobs is not None else "n_jobs",
                         source=None if n_jobs is not None else experiment.where)
+    check_storage_path(storage, source=experiment.where)
     check_storage(storage, n_workers=workers, source=experiment.where)
     check_data(experiment, data)
     if tracking and experiment.config.tracking.enabled:
