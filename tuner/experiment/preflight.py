@@ -5,8 +5,11 @@ exit 2 before the plan or a progress bar is printed, and before a study, a
 journal file or an MLflow store is created. :func:`check_semantics` (at load:
 names and values of the estimator, the space, scoring, report columns, the
 sampler) and :func:`check_task` (at data load: classifier or regressor) check
-the file against the estimator; :func:`check_run` and :func:`check_worker`
-check ``n_jobs``, ``cv``, the storage and the MLflow tracking URL before a run.
+the file against the estimator; :func:`check_run` checks ``n_jobs``, the
+storage, the data (:func:`check_data`: features, classes, the held-out split,
+``cv``, the scorer against the task) and the MLflow tracking URL before a run
+(``tuner validate`` runs the same checks), :func:`check_worker` the processes,
+the storage and the stored study before a worker.
 The library calls them too (``load_experiment``, ``run_experiment``,
 ``run_worker``), so the Python API gets the same messages.
 
