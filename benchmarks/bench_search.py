@@ -1,6 +1,6 @@
 """Random search (full budget) vs TPE + Hyperband vs scikit-learn's HalvingRandomSearchCV.
 
-All three tune tuner's MLPClassifier on digits over ``search_spaces/mlp_default.yaml``
+All three tune tuner's MLPClassifier on digits over ``tuner/search_spaces/mlp_default.yaml``
 (learning rate, batch size, epochs, dropout) with 3-fold CV and 2 worker processes,
 on 80% of the data; the held-out 20% scores each refitted best model.
 

@@ -155,3 +155,33 @@ def test_architecture_help_imports_no_heavy_package():
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip().splitlines()[-1] == "0 []"
     assert "Usage: tuner" in proc.stdout
+
+
+def _private_module(name):
+    """True when the dotted ``tuner.<package>.<...>`` name goes through an underscore module."""
+    parts = name.split(".")
+    return parts[0] == "tuner" and any(p.startswith("_") for p in parts[2:])
+
+
+def _imported_names(tree):
+    """Every dotted name an import statement brings in (``from a.b import c`` gives ``a.b.c``)."""
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            yield from (alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            yield node.module
+            yield from (f"{node.module}.{alias.name}" for alias in node.names)
+
+
+def test_architecture_private_module_rule_sees_both_import_forms():
+    tree = ast.parse("from tuner.tracking import _writer\nimport tuner.search._x\n")
+    assert [n for n in _imported_names(tree) if _private_module(n)] == \
+        ["tuner.tracking._writer", "tuner.search._x"]
+
+
+@pytest.mark.parametrize(("path", "tree"), MODULES, ids=lambda v: v if isinstance(v, str) else "")
+def test_architecture_packages_use_each_others_public_modules_only(path, tree):
+    package = path.split("/")[1]  # tuner/<package>/... (or a module directly in tuner/)
+    for name in _imported_names(tree):
+        if _private_module(name):
+            assert name.split(".")[1] == package, _where(path, name) + " (a private module)"

@@ -71,3 +71,13 @@ def test_make_preprocessor_lets_a_search_tune_the_scaler():
     assert cross_val_score(pipe, X, y, cv=3).shape == (3,)
     with pytest.raises(ConfigError, match="preprocess: unknown scaler"):
         make_preprocessor(column_kinds(X), scaler="robust")
+
+
+def test_make_preprocessor_transforms_missing_values_the_training_fold_did_not_have():
+    """A fold whose training rows have no NaN in a column (penguins: the 2 rows missing every
+    measurement can all land in a validation split) still transforms rows that do."""
+    X, _ = _penguins_like()
+    complete = X.dropna()
+    out = make_preprocessor(column_kinds(X)).fit(complete)
+    Z = out.transform(X)
+    assert not np.isnan(Z).any() and Z.shape[0] == len(X)

@@ -15,7 +15,8 @@ categories, bools, or listed in    ``OneHotEncoder(handle_unknown="ignore")``
 
 A 0/1 missing-value indicator column is added for each column that had NaN
 (or None) in the training fold (``MissingIndicator(features="missing-only")``),
-unscaled. The transformer is a
+unscaled; a column missing values only outside the training fold gets no
+indicator (its values are still imputed). The transformer is a
 Pipeline step, so its choices are parameters a search space can tune, e.g.
 ``preprocess__numeric__scale: {type: categorical, choices: [standard, minmax]}``
 (see :data:`SCALERS`) or ``preprocess__numeric__impute__strategy``.
@@ -118,7 +119,8 @@ def make_preprocessor(kinds, *, scaler="standard"):
     categorical = Pipeline([as_nan, ("impute", SimpleImputer(strategy="most_frequent")),
                             ("encode", OneHotEncoder(handle_unknown="ignore",
                                                      sparse_output=False))])
-    indicators = Pipeline([as_nan, ("indicate", MissingIndicator(features="missing-only"))])
+    indicators = Pipeline([as_nan, ("indicate", MissingIndicator(features="missing-only",
+                                                                error_on_new=False))])
     parts = [("numeric", numeric, kinds.numeric), ("categorical", categorical, kinds.categorical),
              ("indicators", indicators, kinds.numeric + kinds.categorical)]
     return ColumnTransformer([part for part in parts if part[2]], sparse_threshold=0.0,

@@ -121,7 +121,7 @@ BROKEN = {
                   "estimator.params.learning_rate_init"),
     "target": ({**TINY, "dataset": {"path": "d.csv", "target": "label"}},
                "dataset.target: column not found"),
-    "nan": ({**TINY, "dataset": {"path": "d.csv", "target": "y"}},
+    "nan": ({**TINY, "preprocess": "standard", "dataset": {"path": "d.csv", "target": "y"}},
             "column 'b': 1 of 4 rows have a missing"),
     "yaml": ("name: x\ndataset: {iris\n", "malformed YAML"),
 }
@@ -162,7 +162,7 @@ def test_cli_usage_errors_exit_2(tmp_path, args, expected):
 
 
 def test_cli_run_where_every_trial_fails_exits_1_with_one_line(tmp_path):
-    data = {**TINY, "dataset": "diabetes", "preprocess": "none",
+    data = {**TINY, "dataset": "diabetes", "preprocess": "none", "target_transform": "none",
             "estimator": {"type": "regressor", "params": {"hidden_layer_sizes": [8],
                                                           "solver": "sgd", "momentum": 0.0}},
             "search_space": {"parameters": {
@@ -187,7 +187,7 @@ def test_cli_validate_every_shipped_experiment(path, capsys):
 
 
 def test_cli_validate_search_space_file(capsys):
-    assert main(["validate", str(ROOT / "search_spaces" / "mlp_default.yaml")]) == 0
+    assert main(["validate", str(ROOT / "tuner" / "search_spaces" / "mlp_default.yaml")]) == 0
     assert "4 tunable parameters" in capsys.readouterr().out
 
 

@@ -16,7 +16,7 @@ from tuner.experiment.schema import validate_experiment
 
 ROOT = Path(__file__).resolve().parents[2]
 EXPERIMENTS = sorted((ROOT / "experiments").glob("*.yaml"))
-SPACES = sorted((ROOT / "search_spaces").glob("*.yaml"))
+SPACES = sorted((ROOT / "tuner" / "search_spaces").glob("*.yaml"))
 
 # ---------------------------------------------------------------- shipped files
 
@@ -60,7 +60,7 @@ def test_validate_experiment_defaults():
     assert cfg.driver.type == "optuna" and cfg.driver.sampler == "tpe"
     assert cfg.driver.pruner == "none"
     assert (cfg.cv, cfg.seed, cfg.n_jobs, cfg.test_size, cfg.preprocess) == (5, 0, 1, 0.2,
-                                                                             "standard")
+                                                                             "auto")
     assert cfg.tracking.enabled is True and cfg.storage is None
 
 
@@ -296,14 +296,14 @@ def test_experiment_load_data_missing_target_column(tmp_path):
 
 def test_experiment_load_data_nan_names_file_column_rows(tmp_path):
     (tmp_path / "d.csv").write_text("a,y\n1,0\n,1\n3,0\n")
-    exp = load_experiment(write(tmp_path, {**BASE, "dataset": {"path": "d.csv",
-                                                                "target": "y"}}))
+    exp = load_experiment(write(tmp_path, {**BASE, "preprocess": "standard",
+                                           "dataset": {"path": "d.csv", "target": "y"}}))
     with pytest.raises(DataError, match=r"d.csv: column 'a': 1 of 3 rows have a missing"):
         exp.load_data()
 
 
 def test_experiment_storage_defaults_to_journal_under_dot_tuner(tmp_path):
     exp = load_experiment(write(tmp_path, BASE))
-    assert exp.storage == ".tuner/tiny.journal"
+    assert exp.storage == str(tmp_path / ".tuner" / "tiny.journal")  # next to the file
     exp2 = load_experiment(write(tmp_path, BASE), overrides=["storage=sqlite:///s.db"])
-    assert exp2.storage == "sqlite:///s.db"
+    assert exp2.storage == f"sqlite:///{tmp_path / 's.db'}"

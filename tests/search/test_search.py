@@ -374,3 +374,38 @@ def test_optuna_search_rejects_unknown_sampler_and_bad_n_trials(iris):
         OptunaSearch(LogisticRegression(), {"C": [1.0]}, sampler="annealing").fit(X, y)
     with pytest.raises(ConfigError, match="n_trials"):
         RandomSearch(LogisticRegression(), {"C": [1.0]}, n_trials=0).fit(X, y)
+
+
+def test_incremental_auto_fits_other_estimators_once_unless_epochs_are_asked_for():
+    from sklearn.datasets import load_iris
+    from sklearn.linear_model import SGDClassifier
+
+    X, y = load_iris(return_X_y=True)
+    sgd = SGDClassifier(max_iter=50, tol=None, random_state=0)
+    once = GridSearch(sgd, {"alpha": [1e-4]}, cv=3).fit(X, y)
+    by_epoch = GridSearch(sgd, {"alpha": [1e-4]}, cv=3, incremental=True).fit(X, y)
+    pruned = GridSearch(sgd, {"alpha": [1e-4]}, cv=3, pruner="median").fit(X, y)
+    assert once.cv_results_["n_epochs"].tolist() == [1]  # one fit per fold
+    assert once.best_estimator_.n_iter_ == 50  # fit's own loop
+    assert by_epoch.cv_results_["n_epochs"].tolist() == [50] == pruned.cv_results_["n_epochs"]
+    with pytest.raises(ValueError, match="incremental: not a valid choice"):
+        GridSearch(sgd, {"alpha": [1e-4]}, cv=3, incremental="yes").fit(X, y)
+
+
+def test_scikit_learn_constructor_names_are_aliases():
+    from sklearn.base import clone
+    from sklearn.datasets import load_iris
+    from sklearn.linear_model import LogisticRegression
+
+    X, y = load_iris(return_X_y=True)
+    est = LogisticRegression(max_iter=300)
+    grid = GridSearch(est, param_grid={"C": [0.1, 1.0]}, cv=3).fit(X, y)
+    assert len(grid.cv_results_["params"]) == 2 and clone(grid).param_grid == {"C": [0.1, 1.0]}
+    rand = RandomSearch(est, param_distributions={"C": [0.01, 0.1, 1.0, 10.0]}, n_iter=3,
+                        cv=3, random_state=0).fit(X, y)
+    assert len(rand.cv_results_["params"]) == 3
+    assert "n_iter" in rand.get_params() and "param_distributions" in rand.get_params()
+    with pytest.raises(ConfigError, match="exactly one of space and its scikit-learn alias"):
+        GridSearch(est, {"C": [1.0]}, param_grid={"C": [1.0]}).fit(X, y)
+    with pytest.raises(ConfigError, match="n_trials or its scikit-learn alias n_iter"):
+        RandomSearch(est, {"C": [1.0, 2.0]}, n_trials=4, n_iter=3).fit(X, y)

@@ -4,7 +4,8 @@ from pathlib import Path
 
 from tuner.spaces import SearchSpace
 
-SHIPPED = sorted((Path(__file__).resolve().parents[2] / "search_spaces").glob("*.yaml"))
+SHIPPED = sorted((Path(__file__).resolve().parents[2] / "tuner" / "search_spaces")
+                 .glob("*.yaml"))
 
 ALL_KINDS = {
     "learning_rate_init": {"type": "float", "low": 1e-4, "high": 0.1, "log": True,

@@ -185,6 +185,16 @@ def test_spaces_repr_lists_parameters(space):
     assert "batch_size" in text and "powers of 2" in text and "when solver in ['sgd']" in text
 
 
+def test_space_with_prefix_routes_names_of_other_steps_as_is():
+    plain = SearchSpace.load({"alpha": [0.1], "preprocess__numeric__impute__strategy": ["mean"]})
+    raw = {"alpha": 0.1, "preprocess__numeric__impute__strategy": "mean"}
+    assert plain.with_prefix("mlp").resolve(raw) == {
+        "mlp__alpha": 0.1, "preprocess__numeric__impute__strategy": "mean"}
+    assert plain.with_prefix("mlp").grid() == [raw]
+    assert plain.with_prefix("mlp").with_prefix("regressor").resolve(raw) == {
+        "regressor__mlp__alpha": 0.1, "regressor__preprocess__numeric__impute__strategy": "mean"}
+
+
 def test_space_with_prefix_resolves_step_names_and_keeps_raw_names():
     plain = SearchSpace.load("lr_batch_coupled")
     space = plain.with_prefix("mlp")

@@ -66,7 +66,7 @@ def cli():
 @_N_TRIALS
 @_N_JOBS
 @click.option("--storage", help="Optuna storage: journal file path or database URL "
-              "(default: .tuner/<name>.journal).")
+              "(default: .tuner/<name>.journal next to the experiment file).")
 @_TRACKING_URI
 @click.option("--no-mlflow", is_flag=True, help="Do not log to MLflow.")
 @click.option("--dry-run", is_flag=True, help="Validate and print the plan; run nothing.")
@@ -98,7 +98,8 @@ def run(*, experiment, overrides, n_trials, n_jobs, storage, tracking_uri, no_ml
 @_SET
 @_N_TRIALS
 @_N_JOBS
-@click.option("--storage", help="Where the study is (default: .tuner/<name>.journal).")
+@click.option("--storage", help="Where the study is (default: .tuner/<name>.journal next to "
+              "the experiment file).")
 @_TRACKING_URI
 @click.option("--no-mlflow", is_flag=True, help="Do not log to MLflow.")
 def resume(*, experiment, overrides, n_trials, n_jobs, storage, tracking_uri, no_mlflow):
@@ -229,7 +230,7 @@ class _BatchSize(click.ParamType):
 @click.option("--write-space", type=click.Path(dir_okay=False),
               help="Write the experiment's space with learning_rate_init narrowed here.")
 @click.option("--out", type=click.Path(dir_okay=False), help="Plot file "
-              "(default: reports/<name>/lr_find.png).")
+              "(default: reports/<name>/lr_find.png next to the experiment file).")
 @_TRACKING_URI
 @click.option("--no-mlflow", is_flag=True, help="Do not log the plot to MLflow.")
 def lr_find(*, experiment, overrides, batch_sizes, write_space, out, tracking_uri, no_mlflow):
@@ -252,7 +253,7 @@ def lr_find(*, experiment, overrides, batch_sizes, write_space, out, tracking_ur
 @_EXPERIMENT
 @_SET
 @click.option("--out", type=click.Path(file_okay=False), help="Output directory "
-              "(default: reports/<name>).")
+              "(default: reports/<name> next to the experiment file).")
 @click.option("--storage", help="Study storage (default: the experiment's).")
 def report(*, experiment, overrides, out, storage):
     """Write the HTML report (figures + tables) of the experiment's study.

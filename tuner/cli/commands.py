@@ -184,7 +184,7 @@ def report_command(path, *, overrides=(), out=None, storage=None):
         raise ExperimentError("no stored study of this experiment yet", source=experiment.where,
                               key="storage", value=str(storage),
                               allowed="run it first (python -m tuner run ...) or pass --storage")
-    html = write_report(study, Path(out or Path("reports") / experiment.name),
+    html = write_report(study, Path(out or experiment.reports_dir()),
                         title=f"{experiment.name}: {experiment.description.strip()}".rstrip(": "))
     console().print(f"Report written: {html}")
     return EXIT_OK

@@ -18,7 +18,7 @@ def lr_find_command(path, *, overrides=(), batch_sizes=(), write_space=None, out
     """``tuner lr-find``: range test per batch size, plot, suggestions, narrowed space."""
     experiment = load_experiment(path, overrides=overrides)
     results, n_train = lr_helpers.lr_find_experiment(experiment, batch_sizes)
-    png = Path(out or Path("reports") / experiment.name / "lr_find.png")
+    png = Path(out or experiment.reports_dir() / "lr_find.png")
     png.parent.mkdir(parents=True, exist_ok=True)
     title = f"{experiment.name}: learning-rate range test ({n_train} training samples)"
     lr_helpers.lr_figure(results, title=title).savefig(png, dpi=110)

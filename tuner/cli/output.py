@@ -24,7 +24,6 @@ import shlex
 import sys
 
 from tuner.experiment import epoch_budget, n_trials_budget
-from tuner.experiment.build import STEP
 from tuner.experiment.preflight import n_workers, run_tracking_uri
 from tuner.search.storage import stored_trials
 from tuner.search.trials import retried_failures, state_of
@@ -105,6 +104,21 @@ def _space_rows(experiment):
     return rows
 
 
+def _preprocess_rows(experiment, data):
+    """What the preprocessing does, and for a table which columns went where."""
+    from tuner.preprocessing import column_kinds
+
+    names = {"standard": "standard scaling", "minmax": "min-max scaling", "none": "none"}
+    table = experiment.preprocess == "auto" and hasattr(data.X, "columns")
+    text = "auto: impute, scale, one-hot encode" if table else \
+        names.get(experiment.preprocess, "standard scaling (numeric data)")
+    rows = [("Preprocess", f"{text} (fitted per CV fold)")]
+    if table:
+        kinds = column_kinds(data.X, categorical=experiment.config.dataset.categorical or ())
+        rows += [("", line) for line in kinds.describe()]
+    return rows
+
+
 def print_plan(out, experiment, data, *, storage, n_trials=None, n_jobs=None, tracking=True,
                tracking_uri=None, fresh=False, dry_run=False):
     """Print what ``run`` is about to do; return the trial budget."""
@@ -118,10 +132,10 @@ def print_plan(out, experiment, data, *, storage, n_trials=None, n_jobs=None, tr
     n_test = math.ceil(size * len(data.y))  # train_test_split rounds the test part up
     split = f"train {len(data.y) - n_test} / held-out test {n_test}" if size else "no test split"
     params = experiment.config.estimator.params
-    rows = [("Experiment", f"{experiment.name}  ({experiment.where})"),
+    where = experiment.source.resolve() if experiment.source else "no file"
+    rows = [("Experiment", f"{experiment.name}  ({where})"),
             ("Dataset", f"{data.describe()}; {split}"),
-            ("Preprocess", {"standard": "standard scaling", "minmax": "min-max scaling",
-                            "none": "none"}[experiment.preprocess] + " (fitted per CV fold)"),
+            *_preprocess_rows(experiment, data),
             ("Estimator", f"{experiment.estimator_class().__name__}("
                           + ", ".join(f"{k}={fmt(v)}" for k, v in params.items()) + ")"),
             *_space_rows(experiment),
@@ -203,11 +217,17 @@ def print_results(out, experiment, storage, mlflow=None):
         out.print(line, soft_wrap=True)
 
 
+def routed_value(params, name, default=None):
+    """The value of the space's ``name`` among estimator ``params`` routed to a step
+    (``mlp__name``, ``regressor__mlp__name``, ...), else ``default``."""
+    return next((v for k, v in params.items() if k == name or k.endswith(f"__{name}")), default)
+
+
 def _param_rows(raw, resolved):
     """Best raw parameters; a derived value (e.g. a batch-scaled rate) shows what was used."""
     rows = []
     for name, value in raw.items():
-        used = resolved.get(f"{STEP}__{name}", resolved.get(name, value))
+        used = routed_value(resolved, name, value)
         text = fmt(value) if fmt(used) == fmt(value) else f"{fmt(value)} (used: {fmt(used)})"
         rows.append((f"  {name}", text))
     return rows
@@ -255,7 +275,7 @@ def trials_table(search, columns, *, top=10):
         cells = [str(results["trial_number"][i])]
         for column in columns:
             raw, params = results["base_params"][i], results["params"][i]
-            value = raw.get(column, params.get(f"{STEP}__{column}", params.get(column)))
+            value = raw.get(column, routed_value(params, column))
             if value is None and column in results:
                 value = results[column][i]
             cells.append(fmt(value.item() if hasattr(value, "item") else value))

@@ -1,7 +1,8 @@
 """What an experiment builds from its config: the data split, the estimator, the search.
 
-Data split, estimator (a Pipeline with the scaler), the search space routed to
-the Pipeline's ``mlp`` step, budgets (epochs per trial, trials per study) and
+Data split, estimator (a Pipeline with the preprocessing), the search space
+routed to the Pipeline's ``mlp`` step (names of other steps, ``preprocess__...``,
+as they are), budgets (epochs per trial, trials per study) and
 the search driver, not yet fitted (:mod:`tuner.experiment.run` fits it).
 """
 
@@ -11,6 +12,7 @@ from typing import Any, NamedTuple
 from tuner.errors import ExperimentError
 
 STEP = "mlp"  # name of the estimator's step in the preprocessing Pipeline
+PREPROCESS = "preprocess"  # name of the ColumnTransformer's step (preprocess: auto on a table)
 EXAMPLE = Path(__file__).resolve().parents[2] / "experiments" / "digits_grid.yaml"
 
 
@@ -63,12 +65,17 @@ def split_data(experiment, data):
                               key="test_size", value=size) from None
 
 
-def build_estimator(experiment):
-    """The estimator with the file's and the space's fixed parameters, behind the scaler.
+def build_estimator(experiment, *, X=None):
+    """The estimator with the file's and the space's fixed parameters, behind the preprocessing.
 
-    ``preprocess: standard`` (the default) gives
-    ``Pipeline([("scale", StandardScaler()), ("mlp", estimator)])``; the search
-    fits the scaler once per CV fold. ``random_state`` defaults to ``seed``.
+    ``preprocess: auto`` (the default) on a table (``X`` a DataFrame, from a
+    data file) gives ``Pipeline([("preprocess", ColumnTransformer), ("mlp",
+    estimator)])`` (:func:`tuner.preprocessing.make_preprocessor` of the
+    table's :func:`~tuner.preprocessing.column_kinds`, ``dataset.categorical``
+    included); on numeric arrays ``auto`` is ``standard``:
+    ``Pipeline([("scale", StandardScaler()), ("mlp", estimator)])``. The search
+    fits the preprocessing once per CV fold. ``random_state`` defaults to ``seed``.
+    A regressor's model is wrapped by :func:`scaled_target` (``target_transform``).
 
     Examples
     --------
@@ -78,13 +85,36 @@ def build_estimator(experiment):
     (['scale', 'mlp'], (64,))
     """
     from sklearn.pipeline import Pipeline
-    from sklearn.preprocessing import MinMaxScaler, StandardScaler
 
     params = {"random_state": experiment.config.seed,
               **yaml_params(experiment.config.estimator.params), **_fixed_values(experiment)}
     estimator = experiment.estimator_class()(**params)
-    scaler = {"standard": StandardScaler, "minmax": MinMaxScaler}.get(experiment.preprocess)
-    return estimator if scaler is None else Pipeline([("scale", scaler()), (STEP, estimator)])
+    first = preprocessing_step(experiment, X)
+    model = estimator if first is None else Pipeline([first, (STEP, estimator)])
+    return scaled_target(experiment, model)
+
+
+def scaled_target(experiment, model):
+    """A regressor with ``target_transform: standard`` learns the standardized target:
+    ``TransformedTargetRegressor(regressor=model, transformer=StandardScaler())``, whose
+    scores and predictions are on the original scale (the search trains it epoch by epoch)."""
+    from sklearn.compose import TransformedTargetRegressor
+    from sklearn.preprocessing import StandardScaler
+
+    if experiment.is_classifier or experiment.config.target_transform == "none":
+        return model
+    return TransformedTargetRegressor(regressor=model, transformer=StandardScaler())
+
+
+def preprocessing_step(experiment, X=None):
+    """The Pipeline's ``(name, transformer)`` before the estimator (None: ``preprocess: none``)."""
+    from tuner.preprocessing import column_kinds, make_preprocessor, make_scaler
+
+    if experiment.preprocess == "auto" and hasattr(X, "columns"):
+        kinds = column_kinds(X, categorical=experiment.config.dataset.categorical or ())
+        return PREPROCESS, make_preprocessor(kinds)
+    scaler = make_scaler("standard" if experiment.preprocess == "auto" else experiment.preprocess)
+    return None if scaler == "passthrough" else ("scale", scaler)
 
 
 def _fixed_values(experiment):
@@ -149,8 +179,12 @@ def cv_splitter(experiment):
 
 
 def search_space(experiment, estimator):
-    """The space to hand to the driver: routed to the Pipeline's step when there is one."""
-    return experiment.space.with_prefix(STEP) if hasattr(estimator, "steps") else experiment.space
+    """The space to hand to the driver: routed to the Pipeline's ``mlp`` step when there is
+    one, inside the ``regressor`` of a target-scaling wrapper when there is one."""
+    space = experiment.space
+    inner = getattr(estimator, "regressor", estimator)
+    space = space.with_prefix(STEP) if hasattr(inner, "steps") else space
+    return space.with_prefix("regressor") if inner is not estimator else space
 
 
 def check_n_trials(experiment, n_trials):
@@ -162,12 +196,14 @@ def check_n_trials(experiment, n_trials):
 
 
 def build_search(experiment, *, n_trials=None, n_jobs=None, storage=None, callbacks=(),
-                 random_state=None, refit=True):
+                 random_state=None, refit=True, X=None):
     """The experiment's GridSearch / RandomSearch / OptunaSearch, not yet fitted.
 
     The study is named after the experiment and lives in ``storage`` (default:
     the experiment's), so fitting again resumes it. CV folds are shuffled and
-    seeded; the space is routed to the Pipeline's ``mlp`` step.
+    seeded; the space is routed to the Pipeline's ``mlp`` step. ``X``: the
+    training features, whose columns ``preprocess: auto`` sorts (see
+    :func:`build_estimator`).
 
     Examples
     --------
@@ -179,7 +215,7 @@ def build_search(experiment, *, n_trials=None, n_jobs=None, storage=None, callba
     from tuner.search import GridSearch, OptunaSearch, RandomSearch
 
     driver = experiment.driver
-    estimator = build_estimator(experiment)
+    estimator = build_estimator(experiment, X=X)
     seed = experiment.config.seed if random_state is None else random_state
     kwargs = dict(scoring=experiment.scoring, cv=cv_splitter(experiment),
                   n_jobs=experiment.n_jobs if n_jobs is None else n_jobs, refit=refit,

@@ -180,8 +180,8 @@ class Experiment:
     >>> cfg = validate_experiment({"name": "x", "dataset": "iris",
     ...                            "search_space": "mlp_default"})
     >>> exp = Experiment(cfg, SearchSpace.load("mlp_default"))
-    >>> exp.storage, exp.cv, exp.is_classifier
-    ('.tuner/x.journal', 5, True)
+    >>> exp.storage == str(Path.cwd() / ".tuner" / "x.journal"), exp.cv, exp.is_classifier
+    (True, 5, True)
     """
 
     def __init__(self, config, space, source=None, overrides=()):
@@ -198,12 +198,37 @@ class Experiment:
     cv = property(lambda self: self.config.cv, doc="Number of CV folds.")
     scoring = property(lambda self: self.config.scoring, doc="Scorer name (None: default).")
     n_jobs = property(lambda self: self.config.n_jobs, doc="Worker processes (joblib's sign).")
-    preprocess = property(lambda self: self.config.preprocess, doc="The scaler's name.")
+    preprocess = property(lambda self: self.config.preprocess,
+                          doc="auto (tables: tuner.preprocessing), standard, minmax or none.")
+
+    @property
+    def root(self):
+        """THE folder every relative path of the experiment is resolved in: the experiment
+        file's (the working directory for an experiment without a file)."""
+        return self.source.resolve().parent if self.source is not None else Path.cwd()
+
+    def resolve_path(self, path):
+        """``path`` (str or Path) as an absolute Path, a relative one taken from :attr:`root`."""
+        path = Path(path)
+        return path if path.is_absolute() else self.root / path
 
     @property
     def storage(self):
-        """The study storage: the file's ``storage`` or ``.tuner/<name>.journal``."""
-        return self.config.storage or f"{STORAGE_DIR}/{self.name}.journal"
+        """The study storage: the file's ``storage`` or ``.tuner/<name>.journal``, a relative
+        journal path or SQLite file taken from :attr:`root`."""
+        storage = self.config.storage
+        if storage is None:
+            return str(self.root / STORAGE_DIR / f"{self.name}.journal")
+        if "://" not in storage:
+            return str(self.resolve_path(storage))
+        scheme, _, rest = storage.partition(":///")
+        if scheme.lower().startswith("sqlite") and rest and not rest.startswith(("/", ":")):
+            return f"{scheme}:///{self.resolve_path(rest)}"
+        return storage
+
+    def reports_dir(self):
+        """Where reports and plots go by default: ``reports/<name>`` under :attr:`root`."""
+        return self.root / "reports" / self.name
 
     @property
     def is_classifier(self):
@@ -222,13 +247,8 @@ class Experiment:
         return MLPClassifier if self.is_classifier else MLPRegressor
 
     def data_path(self):
-        """The data file, relative to the experiment file first, then the working directory."""
-        path = Path(self.config.dataset.path)
-        if not path.is_absolute() and self.source is not None:
-            beside = self.source.resolve().parent / path
-            if beside.is_file() or not path.is_file():
-                return beside
-        return path
+        """The data file (a relative path is taken from :attr:`root`)."""
+        return self.resolve_path(self.config.dataset.path)
 
     def load_data(self):
         """Load the dataset (a :class:`tuner.datasets.Dataset`), checked against the estimator."""
@@ -237,7 +257,8 @@ class Experiment:
         ds = self.config.dataset
         data = load_dataset(ds.name, path=self.data_path() if ds.path else None,
                             target=ds.target, features=ds.features, params=ds.params,
-                            source=self.where, random_state=self.config.seed)
+                            raw=self.preprocess == "auto", source=self.where,
+                            random_state=self.config.seed)
         check_task(self, data)
         return data
 

@@ -40,7 +40,10 @@ def lr_find_experiment(experiment, batch_sizes=(), **options):
     from tuner.lr_finder import lr_find
 
     X, _, y, _ = split_data(experiment, experiment.load_data())
-    model = build_estimator(experiment)
+    model = build_estimator(experiment, X=X)
+    if hasattr(model, "transformer"):  # target_transform: the regressor learns the scaled target
+        y = model.transformer.fit_transform(y.reshape(-1, 1)).ravel()
+        model = model.regressor
     if hasattr(model, "steps"):
         X, model = model[:-1].fit_transform(X, y), model.steps[-1][1]
     sizes = list(batch_sizes) or [model.batch_size]

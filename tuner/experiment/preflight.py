@@ -31,7 +31,7 @@ import urllib.request
 from pathlib import Path
 
 from tuner.errors import ConfigError, ExperimentError, did_you_mean
-from tuner.experiment.build import check_n_trials, split_data
+from tuner.experiment.build import PREPROCESS, check_n_trials, split_data
 
 #: Most worker processes ``n_jobs`` may ask for.
 MAX_N_JOBS = 1024
@@ -361,7 +361,8 @@ def _check_space_values(experiment, estimator):
     if experiment.driver.type != "grid" and points:  # samplers reach the ranges' ends
         points += list(_range_ends(space, points[0]))
     for raw in points:
-        params = space.resolve(raw, n_samples=1000)
+        params = {name: value for name, value in space.resolve(raw, n_samples=1000).items()
+                  if "__" not in name}  # other steps' parameters: see _step_parameters
         try:
             clone(estimator).set_params(**params)._validate_params()
         except InvalidParameterError as exc:
@@ -385,11 +386,23 @@ def _check_grid(experiment):
                               allowed=err.allowed, **value) from None
 
 
+def _step_parameters(experiment):
+    """Parameters of the preprocessing step a space may tune (``preprocess__...``), for a table
+    with every kind of column (``preprocess: auto`` only: the other choices build no such step)."""
+    from tuner.preprocessing import ColumnKinds, make_preprocessor
+
+    if experiment.preprocess != "auto" or experiment.config.dataset.path is None:
+        return {}
+    every_kind = ColumnKinds(numeric=["n"], categorical=["c"], with_missing=["n"])
+    return {f"{PREPROCESS}__{name}": value
+            for name, value in make_preprocessor(every_kind).get_params().items()}
+
+
 def check_semantics(experiment):
     """Cross-section checks: n_jobs, names in the space, scoring, report columns."""
     n_workers(experiment.config.n_jobs, source=experiment.where)
     estimator = _check_estimator_params(experiment)
-    valid, where = estimator.get_params(), experiment.where
+    valid, where = {**estimator.get_params(), **_step_parameters(experiment)}, experiment.where
     for name in experiment.space:
         if name not in valid:
             raise _unknown(name, valid, source=where, key=f"search_space.parameters.{name}",

@@ -136,7 +136,8 @@ def run_experiment(experiment, *, n_trials=None, n_jobs=None, storage=None, trac
     tracker = _tracker(experiment, data, tracking, tracking_uri)
     split = split_data(experiment, data)
     search = build_search(experiment, n_trials=n_trials, n_jobs=n_jobs, storage=storage,
-                          callbacks=[*([tracker] if tracker else []), *callbacks])
+                          callbacks=[*([tracker] if tracker else []), *callbacks],
+                          X=split.X_train)
     if fresh:  # after every check: a refused run deletes nothing
         _delete_study(storage, experiment.name)
     _fit(search, split.X_train, split.y_train,
@@ -183,7 +184,7 @@ def run_worker(experiment, *, storage, n_trials=None, n_jobs=None, tracking_uri=
                              tracking=tracking)
     hooks = [*([WorkerHooks(tracker)] if tracker else []), *callbacks]
     search = build_search(experiment, n_trials=n_trials, n_jobs=n_jobs, storage=storage,
-                          callbacks=hooks, refit=False)
+                          callbacks=hooks, refit=False, X=X_train)
     _fit(search, X_train, y_train, lambda: fail_interrupted_trials(
         storage, experiment.name, "worker interrupted (KeyboardInterrupt)"),
          stale_after=stale_after)

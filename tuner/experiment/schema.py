@@ -12,9 +12,13 @@ Every key of an experiment file, with its default::
     name: digits_optuna            # required; names the study, the MLflow experiment, files
     description: ""
     dataset: digits                # or {name: make_classification, params: {n_samples: 500}}
-                                   # or {path: data.csv, target: label, features: [a, b]}
+                                   # or {path: data.csv, target: label, features: [a, b],
+                                   #     categorical: [code]}  (numbers to one-hot encode)
     test_size: 0.2                 # held out for the final score (0: none)
-    preprocess: standard           # standard | minmax | none (fitted once per CV fold)
+    preprocess: auto               # auto | standard | minmax | none (fitted once per CV fold;
+                                   # auto: tuner.preprocessing for tables, else standard)
+    target_transform: standard     # regressors: standard | none (scores, predictions on the
+                                   # original scale)
     estimator: {type: classifier, params: {}}       # or regressor; fixed parameters
     search_space: mlp_default      # a name in search_spaces/, a path, or inline:
                                    # {parameters: {...}}, plus override: {name: spec | null}
@@ -81,6 +85,7 @@ class DatasetConfig(_Section):
     path: str | None = None
     target: str | None = None
     features: list[str] | None = None
+    categorical: list[str] | None = None
     params: dict[str, Any] = Field(default_factory=dict)
 
     @model_validator(mode="before")
@@ -110,6 +115,9 @@ class DatasetConfig(_Section):
             raise _fail(f"unknown dataset{did_you_mean(self.name, available())}",
                         ", ".join(available()) + ", or path: <file>",
                         key="name", value=self.name)
+        if self.categorical is not None and self.path is None:
+            raise _fail("dataset.categorical names columns of a data file",
+                        "omit it, or use path: <file>", key="categorical", value=self.categorical)
         if self.path is not None and self.target is None:
             raise _fail("a data file needs a target (the label column)",
                         "target: <column name>", key="target")
@@ -238,7 +246,8 @@ class ExperimentConfig(_Section):
     description: str = ""
     dataset: DatasetConfig
     test_size: float = Field(0.2, ge=0.0, lt=1.0)
-    preprocess: Literal["standard", "minmax", "none"] = "standard"
+    preprocess: Literal["auto", "standard", "minmax", "none"] = "auto"
+    target_transform: Literal["standard", "none"] = "standard"
     estimator: EstimatorConfig = Field(default_factory=EstimatorConfig)
     search_space: SearchSpaceConfig
     driver: DriverConfig = Field(default_factory=DriverConfig)
@@ -257,6 +266,15 @@ class ExperimentConfig(_Section):
         if isinstance(data, dict) and isinstance(data.get("test_size"), int):
             return {**data, "test_size": float(data["test_size"])}
         return data
+
+    @model_validator(mode="after")
+    def _target(self):
+        """``target_transform`` scales a regressor's target; a classifier has labels."""
+        if "target_transform" in self.model_fields_set and self.estimator.type == "classifier":
+            raise _fail("target_transform scales a regressor's target", "omit it for a "
+                        "classifier, or set estimator.type: regressor", key="target_transform",
+                        value=self.target_transform)
+        return self
 
     @field_validator("name")
     @classmethod
@@ -329,8 +347,8 @@ def validation_error_to_experiment_error(exc, source):
     ... except ValidationError as exc:
     ...     print(validation_error_to_experiment_error(exc, "x.yaml"))
     x.yaml: cvv: unknown key (did you mean 'cv'?) (got 3; allowed: name, description, \
-dataset, test_size, preprocess, estimator, search_space, driver, cv, scoring, seed, n_jobs, \
-storage, tracking, report)
+dataset, test_size, preprocess, target_transform, estimator, search_space, driver, cv, \
+scoring, seed, n_jobs, storage, tracking, report)
     """
     errors = exc.errors(include_url=False)
     error = errors[0]

@@ -14,6 +14,7 @@ import warnings
 from tuner.errors import ConfigError
 from tuner.experiment.build import build_estimator
 from tuner.experiment.preflight import check_tracking_uri, worker_tracking_uri
+from tuner.search.steps import final_step
 
 
 def make_tracker(experiment, data, *, tracking_uri=None):
@@ -34,8 +35,8 @@ def make_tracker(experiment, data, *, tracking_uri=None):
     from tuner.tracking import MLflowTracker
 
     cfg = experiment.config.tracking
-    estimator = build_estimator(experiment)
-    final = estimator.steps[-1][1] if hasattr(estimator, "steps") else estimator
+    estimator = build_estimator(experiment, X=data.X)
+    final = final_step(estimator)
     context = {"experiment_file": experiment.where, "dataset": data.name,
                "n_samples": data.X.shape[0], "n_features": data.X.shape[1],
                "test_size": experiment.config.test_size, "preprocess": experiment.preprocess,

@@ -32,7 +32,7 @@ from sklearn.utils.multiclass import unique_labels
 from tuner.errors import ConfigError
 from tuner.search.budget import RESOURCES, check_budget, max_resource, resolve_pruner
 from tuner.search.callbacks import CallbackList, TrialPrinter
-from tuner.search.evaluate import refit_incremental
+from tuner.search.evaluate import check_incremental, refit_incremental
 from tuner.search.loop import join_study, wait_for_others
 from tuner.search.results import build_cv_results
 from tuner.search.seeds import worker_seeds
@@ -121,16 +121,16 @@ class BaseSearch(MetaEstimatorMixin, BaseEstimator):
     are documented on the drivers (:mod:`tuner.search.drivers`).
     """
 
-    def __init__(self, estimator, space, *, scoring=None, cv=5, n_jobs=1, refit=True,
+    def __init__(self, estimator, space=None, *, scoring=None, cv=5, n_jobs=1, refit=True,
                  error_score=np.nan, return_train_score=False, pruner=None, storage=None,
                  study_name=None, random_state=None, callbacks=(), verbose=0, budget=None,
-                 resource="epochs", study_budget=None):
+                 resource="epochs", study_budget=None, incremental="auto"):
         self.estimator, self.space, self.scoring, self.cv = estimator, space, scoring, cv
         self.n_jobs, self.refit, self.error_score = n_jobs, refit, error_score
         self.return_train_score, self.pruner, self.storage = return_train_score, pruner, storage
         self.study_name, self.random_state, self.callbacks = study_name, random_state, callbacks
         self.verbose, self.budget, self.resource = verbose, budget, resource
-        self.study_budget = study_budget
+        self.study_budget, self.incremental = study_budget, incremental
 
     def _make_sampler(self, seed):
         """The Optuna sampler of one worker (driver-specific)."""
@@ -161,7 +161,7 @@ class BaseSearch(MetaEstimatorMixin, BaseEstimator):
         -------
         self
         """
-        space = load_space(self.space)
+        space = load_space(self._space_given())
         n_workers = max(1, effective_n_jobs(self.n_jobs))
         seeds = worker_seeds(self.random_state, n_workers)
         task = self._task(space, *indexable(X, y, groups), seed=seeds[0])
@@ -230,7 +230,27 @@ class BaseSearch(MetaEstimatorMixin, BaseEstimator):
             study_budget=check_budget(self.study_budget, key="study_budget"),
             resource=self.resource, callbacks=CallbackList(callbacks),
             n_samples=round(np.mean([len(train) for train, _ in splits])),
+            incremental=self._incremental(),
         )
+
+    #: scikit-learn's name for ``space`` in this driver (GridSearchCV: param_grid)
+    _space_alias = None
+
+    def _space_given(self):
+        """``space``, or its scikit-learn alias; exactly one of the two."""
+        alias = getattr(self, self._space_alias, None) if self._space_alias else None
+        if (self.space is None) == (alias is None):
+            raise ConfigError("give exactly one of space and its scikit-learn alias",
+                              key=f"space / {self._space_alias}",
+                              allowed="a SearchSpace, YAML file, space dict or sklearn grid")
+        return self.space if alias is None else alias
+
+    def _incremental(self):
+        """``incremental``, with "auto" made True when a budget or a pruner counts epochs."""
+        incremental = check_incremental(self.incremental)
+        if incremental == "auto" and (self.budget is not None or self.pruner is not None):
+            return True
+        return incremental
 
     def _create_study(self, storage, space, task, seed):
         """Create (or load, to resume) the study and describe it in its user attributes."""
@@ -334,7 +354,8 @@ class BaseSearch(MetaEstimatorMixin, BaseEstimator):
         start = time.perf_counter()
         self.best_estimator_ = refit_incremental(
             model, task.X, task.y, n_epochs=int(self.cv_results_["n_epochs"][self.best_index_]),
-            classes=task.classes, n_updates=budget if kind == "updates" else None)
+            classes=task.classes, n_updates=budget if kind == "updates" else None,
+            incremental=task.incremental)
         self.refit_time_ = time.perf_counter() - start
         # a few real rows for model signatures and input examples (MLflow's model logging)
         self.input_example_ = rows(task.X, np.arange(min(5, n_samples(task.X))))

@@ -20,9 +20,11 @@ from __future__ import annotations
 import math
 
 import optuna
+from sklearn.compose import TransformedTargetRegressor
 from sklearn.pipeline import Pipeline
 
 from tuner.errors import ConfigError
+from tuner.search.steps import final_step
 from tuner.search.trials import fold_values, is_finished, read_attrs
 
 BUDGETS = ("epochs", "updates", "seconds")
@@ -83,14 +85,24 @@ def most_epochs(budget, max_iter, *, default=None):
     return int(max_iter) if max_iter else default
 
 
+def _max_iter_key(estimator):
+    """The estimator parameter that sets the final step's ``max_iter`` (``mlp__max_iter``,
+    ``regressor__mlp__max_iter`` ...)."""
+    prefix = ""
+    if isinstance(estimator, TransformedTargetRegressor):
+        prefix, estimator = "regressor__", estimator.regressor
+    if isinstance(estimator, Pipeline):
+        prefix += f"{estimator.steps[-1][0]}__"
+    return f"{prefix}max_iter"
+
+
 def _max_iter_bound(estimator, space):
     """Largest ``max_iter`` a trial can get: from the space, else the estimator's."""
-    pipeline = isinstance(estimator, Pipeline)
-    key = f"{estimator.steps[-1][0]}__max_iter" if pipeline else "max_iter"
     try:
-        return space.upper_bound(key)
+        bound = space.upper_bound(_max_iter_key(estimator))
     except (ValueError, KeyError, AttributeError, TypeError):  # not in the space
-        return (estimator.steps[-1][1] if pipeline else estimator).get_params().get("max_iter")
+        bound = final_step(estimator).get_params().get("max_iter")
+    return int(bound) if bound else None
 
 
 def max_resource(task, space):

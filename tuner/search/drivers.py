@@ -22,10 +22,11 @@ DEFAULT_N_TRIALS = 10
 
 _COMMON = """
     estimator : estimator
-        Any scikit-learn estimator. When it (or a Pipeline's final step) has
-        ``partial_fit``, trials train one epoch per call on all CV folds in
-        lockstep and can be pruned after every epoch; otherwise each fold is
-        fitted once.
+        Any scikit-learn estimator. When it (or a Pipeline's final step) is an
+        MLP (tuner's or scikit-learn's), or has ``partial_fit`` and a ``budget``
+        or ``pruner`` is set, trials train one epoch per ``partial_fit`` call on
+        all CV folds in lockstep and can be pruned after every epoch; otherwise
+        each fold is fitted once (see ``incremental``).
     space : SearchSpace, str, pathlib.Path, dict or list of dict
         The search space: a SearchSpace, a YAML file, our space dict, or a
         scikit-learn ``param_grid`` / ``param_distributions``
@@ -76,7 +77,12 @@ _COMMON = """
     study_budget : None or dict, default=None
         Budget of the whole study in the same units (epochs and updates per fold,
         fit seconds summed over folds): no trial starts once the finished trials
-        have used it (``n_trials`` and ``timeout`` still cap the study)."""
+        have used it (``n_trials`` and ``timeout`` still cap the study).
+    incremental : "auto" or bool, default="auto"
+        Which estimators train epoch by epoch: "auto" only MLPs, unless
+        ``budget`` or ``pruner`` is set (they count epochs: then as True); True
+        any estimator with ``partial_fit`` (one call = one epoch, so ``max_iter``
+        epochs, budgets and pruning apply); False none (each fold fitted once)."""
 
 _ATTRIBUTES = """
     Attributes
@@ -112,6 +118,16 @@ def _check_n_trials(n_trials, space):
     return int(n_trials)
 
 
+def _trials_given(search):
+    """``n_trials``, or scikit-learn's ``n_iter`` when that is given instead."""
+    if search.n_iter is None:
+        return search.n_trials
+    if search.n_trials != DEFAULT_N_TRIALS:
+        raise ConfigError("give n_trials or its scikit-learn alias n_iter, not both",
+                          key="n_iter", value=search.n_iter)
+    return search.n_iter
+
+
 class GridSearch(BaseSearch):
     __doc__ = f"""Evaluate every point of the space's grid exactly once.
 
@@ -121,6 +137,9 @@ class GridSearch(BaseSearch):
 
     Parameters
     ----------{_COMMON}
+    param_grid : dict or list of dict, default=None
+        scikit-learn's name for ``space`` (give one of the two), so that
+        ``GridSearchCV(estimator, param_grid=...)`` code runs unchanged.
 {_ATTRIBUTES}
 
     Examples
@@ -132,6 +151,14 @@ class GridSearch(BaseSearch):
     >>> search.fit(X, y).cv_results_["state"].tolist()
     ['complete', 'complete']
     """
+
+    _space_alias = "param_grid"
+
+    def __init__(self, estimator, space=None, *, param_grid=None, **options):
+        super().__init__(estimator, space, **options)
+        self.param_grid = param_grid
+
+    __init__.__signature__ = init_signature(__init__)
 
     def _make_sampler(self, seed):
         """Only enqueued grid points run, so any sampler works; RandomSampler is the cheapest."""
@@ -188,6 +215,11 @@ class OptunaSearch(BaseSearch):
         Total trials of the study (trials already in ``storage`` count).
     timeout : float, default=None
         Stop starting new trials after this many seconds.
+    param_distributions : dict, default=None
+        scikit-learn's name for ``space`` (give one of the two).
+    n_iter : int, default=None
+        scikit-learn's name for ``n_trials`` (RandomizedSearchCV); when given
+        it is the budget, and ``n_trials`` must be left at its default.
     sampler : {{"tpe", "gp", "cmaes", "qmc", "random"}} or optuna sampler, default="tpe"
         TPE is multivariate with constant liar (Optuna 5 defaults); "gp" needs
         torch and "cmaes" the cmaes package. A sampler object is used as is
@@ -207,10 +239,13 @@ class OptunaSearch(BaseSearch):
     ['alpha']
     """
 
-    def __init__(self, estimator, space, *, n_trials=DEFAULT_N_TRIALS, timeout=None, sampler="tpe",
-                 **options):
+    _space_alias = "param_distributions"
+
+    def __init__(self, estimator, space=None, *, n_trials=DEFAULT_N_TRIALS, timeout=None,
+                 sampler="tpe", param_distributions=None, n_iter=None, **options):
         super().__init__(estimator, space, **options)
         self.n_trials, self.timeout, self.sampler = n_trials, timeout, sampler
+        self.param_distributions, self.n_iter = param_distributions, n_iter
 
     __init__.__signature__ = init_signature(__init__)
 
@@ -225,7 +260,7 @@ class OptunaSearch(BaseSearch):
 
     def _plan(self, study, space):
         """The budget is ``n_trials`` (the study's total)."""
-        return _check_n_trials(self.n_trials, space)
+        return _check_n_trials(_trials_given(self), space)
 
 
 class RandomSearch(OptunaSearch):
@@ -233,10 +268,15 @@ class RandomSearch(OptunaSearch):
 
     Parameters
     ----------{_COMMON}
-    n_trials : int, default=10
+    n_trials : int, default=DEFAULT_N_TRIALS (10)
         Total trials of the study (trials already in ``storage`` count).
     timeout : float, default=None
         Stop starting new trials after this many seconds.
+    param_distributions : dict, default=None
+        scikit-learn's name for ``space`` (give one of the two).
+    n_iter : int, default=None
+        scikit-learn's name for ``n_trials`` (RandomizedSearchCV); when given
+        it is the budget, and ``n_trials`` must be left at its default.
 {_ATTRIBUTES}
 
     Examples
@@ -252,8 +292,10 @@ class RandomSearch(OptunaSearch):
 
     sampler = "random"  # fixed, not a parameter: RandomSearch is OptunaSearch(sampler="random")
 
-    def __init__(self, estimator, space, *, n_trials=DEFAULT_N_TRIALS, timeout=None, **options):
+    def __init__(self, estimator, space=None, *, n_trials=DEFAULT_N_TRIALS, timeout=None,
+                 param_distributions=None, n_iter=None, **options):
         BaseSearch.__init__(self, estimator, space, **options)
         self.n_trials, self.timeout = n_trials, timeout
+        self.param_distributions, self.n_iter = param_distributions, n_iter
 
     __init__.__signature__ = init_signature(__init__)

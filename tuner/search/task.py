@@ -50,6 +50,9 @@ class TrialTask:
         Rows a trial trains on (the mean training-fold size), given to
         ``space.resolve``: a batch size of "full" or larger than
         the fold resolves to these rows, and a derived learning rate follows it.
+    incremental : "auto" or bool
+        Which estimators train one ``partial_fit`` epoch at a time
+        (:func:`tuner.search.evaluate.trains_by_epoch`).
     """
 
     estimator: object
@@ -67,3 +70,4 @@ class TrialTask:
     resource: str = "epochs"
     callbacks: CallbackList = field(default_factory=CallbackList)
     n_samples: int | None = None
+    incremental: object = "auto"

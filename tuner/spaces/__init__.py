@@ -58,7 +58,7 @@ Design decisions
   while raw points keep the plain names.
 * A bare name such as ``"mlp_default"`` loads ``mlp_default.yaml`` from the
   first ``search_spaces/`` folder that has it: ``./search_spaces``, then the
-  shipped one (next to ``tuner/``); experiment files also search their own
+  shipped one (``tuner/search_spaces/``, package data); experiment files also search their own
   folder's (:func:`tuner.spaces.files.find_space_file`, the one resolver).
 
 Modules: ``space`` (SearchSpace: the protocol), ``union`` (a union of grids),

@@ -2,10 +2,11 @@
 
 A space is named by a path or by a bare name. :func:`find_space_file` resolves
 both, in one order for every caller (``SearchSpace.load``, experiment files,
-the CLI): a path as given (relative to the experiment's folder, then to the
-working directory), else a name looked up in the ``search_spaces/`` folders,
-most specific first: the working directory's, the experiment's, its parent's,
-then the shipped one (next to ``tuner/``).
+the CLI): a path as given (relative to the experiment's folder, or without an
+experiment to the working directory), else a name looked up in the
+``search_spaces/`` folders, most specific first: the working directory's, the
+experiment's, its parent's, then the shipped one (``tuner/search_spaces/``,
+installed with the package).
 
 Examples
 --------
@@ -20,8 +21,8 @@ import numpy as np
 from tuner.errors import SearchSpaceError, did_you_mean
 from tuner.spaces.params import to_python
 
-#: The folder of the shipped spaces (``search_spaces/`` beside the package).
-SHIPPED_DIR = Path(__file__).resolve().parents[2] / "search_spaces"
+#: The folder of the shipped spaces (``tuner/search_spaces/``, package data).
+SHIPPED_DIR = Path(__file__).resolve().parents[1] / "search_spaces"
 TOP_KEYS = ("description", "parameters", "union")
 #: Bounds of :func:`read_yaml`: file size, nesting depth, values after alias expansion.
 MAX_FILE_BYTES, MAX_DEPTH, MAX_NODES = 1_000_000, 50, 100_000
@@ -83,8 +84,9 @@ def find_space_file(ref, *, experiment_path=None):
         A path to a YAML file or the name of a space in a ``search_spaces/``
         folder (with or without ``.yaml``).
     experiment_path : str or pathlib.Path, optional
-        The experiment file naming `ref`: its folder is searched first for a
-        path, and its ``search_spaces/`` (and its parent's) for a name.
+        The experiment file naming `ref`: a relative path is taken from its
+        folder (else from the working directory), a name is also looked up in
+        its ``search_spaces/`` (and its parent's).
 
     Returns
     -------
@@ -101,8 +103,8 @@ def find_space_file(ref, *, experiment_path=None):
     True
     """
     path = Path(ref)
-    bases = [Path(experiment_path).resolve().parent] if experiment_path else []
-    for base in [*bases, Path.cwd()]:
+    bases = [Path(experiment_path).resolve().parent] if experiment_path else [Path.cwd()]
+    for base in bases:
         candidate = path if path.is_absolute() else base / path
         if candidate.is_file():
             return candidate

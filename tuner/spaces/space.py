@@ -97,6 +97,8 @@ class SearchSpace:
 
         Raw points (what Optuna stores, what plots and summaries show) keep the
         plain names; ``upper_bound`` and ``in`` accept plain or prefixed names.
+        A name that already contains ``__`` names another step's parameter and
+        is routed as is (see :meth:`routed`).
 
         Parameters
         ----------
@@ -108,6 +110,9 @@ class SearchSpace:
         >>> space = SearchSpace.load({"alpha": [0.1, 1.0]}).with_prefix("mlp")
         >>> space.grid(), space.resolve({"alpha": 0.1})
         ([{'alpha': 0.1}, {'alpha': 1.0}], {'mlp__alpha': 0.1})
+        >>> SearchSpace.load({"scale__with_mean": [True]}).with_prefix("mlp").resolve(
+        ...     {"scale__with_mean": True})
+        {'scale__with_mean': True}
         """
         prefixed = copy.copy(self)
         prefixed.prefix = f"{step}__{self.prefix}"
@@ -279,7 +284,16 @@ class SearchSpace:
             target = getattr(self._params[name], "scale_with", None)
             if target is not None:
                 values[name] = self._params[name].scale(value, values.get(target), n_samples)
-        return {self.prefix + name: values[name] for name in self._params if name in values}
+        return {self.routed(name): values[name] for name in self._params if name in values}
+
+    def routed(self, name):
+        """The estimator parameter ``name`` sets: prefixed; a name that already names a step
+        (``step__param``, e.g. ``preprocess__numeric__impute__strategy``) gets only the
+        outer prefixes (those added after the first :meth:`with_prefix`)."""
+        if "__" not in name:
+            return self.prefix + name
+        steps = self.prefix.split("__")[:-1]
+        return "".join(f"{step}__" for step in steps[:-1]) + name
 
     def upper_bound(self, name):
         """Largest value a numeric parameter can take (e.g. the most epochs).
