@@ -200,3 +200,14 @@ def test_hostile_experiment_path_is_a_folder(tmp_path, monkeypatch, capsys):
     assert main(["validate", "exp.yaml"]) == 2
     out = capsys.readouterr()
     _check_one_line(out.out + out.err, tmp_path / "exp.yaml", "folder")
+
+
+def test_hostile_set_alias_bomb_is_one_line(tmp_path, monkeypatch, capsys):
+    path = tmp_path / "exp.yaml"
+    path.write_text(_text(BASE))
+    levels = ["&a0 [lol, lol, lol, lol, lol, lol, lol, lol, lol]"]
+    levels += [f"&a{i} [{', '.join([f'*a{i - 1}'] * 9)}]" for i in range(1, 9)]
+    monkeypatch.chdir(tmp_path)
+    assert main(["validate", str(path), "--set", f"description=[{', '.join(levels)}]"]) == 2
+    out = capsys.readouterr()
+    assert out.err.count("\n") == 1 and "--set" in out.err and "aliases *name" in out.err

@@ -20,6 +20,8 @@ import yaml
 from tuner.errors import ConfigError, ExperimentError, SearchSpaceError, did_you_mean
 from tuner.experiment.preflight import check_semantics, check_task
 from tuner.experiment.schema import validate_experiment
+from tuner.spaces.files import load_bounded
+from tuner.spaces.files import read_yaml as read_bounded
 
 STORAGE_DIR = ".tuner"
 _SHORTHANDS = {"dataset": "name", "search_space": "file", "driver": "type",
@@ -30,8 +32,6 @@ _SHORTHANDS = {"dataset": "name", "search_space": "file", "driver": "type",
 
 def read_yaml(path, *, what="experiment"):
     """Parse an experiment file with THE bounded YAML reader (tuner.spaces.files.read_yaml)."""
-    from tuner.spaces.files import read_yaml as read_bounded
-
     return read_bounded(path, error=ExperimentError, what=what)
 
 
@@ -51,7 +51,8 @@ def parse_override(text):
         raise ExperimentError("an override must look like key.sub=value", source="--set",
                               value=text, allowed="e.g. driver.n_trials=20 or cv=3")
     try:
-        return keys, yaml.safe_load(raw) if raw.strip() else None
+        value = load_bounded(raw, error=ExperimentError, source="--set") if raw.strip() else None
+        return keys, value
     except yaml.YAMLError:
         raise ExperimentError("the value is not valid YAML", source="--set", key=key,
                               value=raw, allowed="a YAML scalar, list or mapping") from None

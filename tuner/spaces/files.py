@@ -161,28 +161,42 @@ def read_yaml(path, *, error=SearchSpaceError, what="search space"):
         if path.stat().st_size > MAX_FILE_BYTES:
             raise error("file too large", source=source, value=path.stat().st_size,
                         allowed=f"at most {MAX_FILE_BYTES} bytes")
-        loader = yaml.SafeLoader(path.read_text(encoding="utf-8"))
-        try:
-            node = loader.get_single_node()
-            if node is None:
-                return None
-            _check_tree(node, error, source)
-            return loader.construct_document(node)
-        finally:
-            loader.dispose()
+        return load_bounded(path.read_text(encoding="utf-8"), error=error, source=source)
     except OSError as exc:
         raise error(f"cannot read the file: {exc.strerror}", source=source) from None
     except UnicodeDecodeError:
         raise error("not a UTF-8 text file", source=source) from None
-    except RecursionError:
-        raise error("nested too deeply", source=source,
-                    allowed=f"at most {MAX_DEPTH} levels") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else None
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
         raise error(f"malformed YAML: {problem}", source=source, key=where,
                     allowed="valid YAML (check indentation, colons and quotes)") from None
+
+
+def load_bounded(text, *, error=SearchSpaceError, source=None):
+    """``yaml.safe_load(text)`` within :data:`MAX_DEPTH` and :data:`MAX_NODES` (aliases
+    expanded), else an `error` naming `source`; malformed YAML raises ``yaml.YAMLError``.
+
+    Examples
+    --------
+    >>> load_bounded("a: [1, 2]")
+    {'a': [1, 2]}
+    """
+    import yaml
+
+    loader = yaml.SafeLoader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        _check_tree(node, error, source)
+        return loader.construct_document(node)
+    except RecursionError:
+        raise error("nested too deeply", source=source,
+                    allowed=f"at most {MAX_DEPTH} levels") from None
+    finally:
+        loader.dispose()
 
 
 def _check_tree(root, error, source):
