@@ -8,6 +8,7 @@ exp.yaml: cv: must be positive (got -1; allowed: int >= 2)
 """
 
 import difflib
+import reprlib
 
 
 def did_you_mean(word, options):
@@ -31,6 +32,38 @@ def did_you_mean(word, options):
     """
     close = difflib.get_close_matches(str(word), [str(o) for o in options], n=1)
     return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+#: Longest echo of a user's value in an error message (longer ones end in "...").
+MAX_ECHO = 80
+
+
+def shorten(value, limit=MAX_ECHO):
+    """``repr(value)`` cut to `limit` characters plus ``"..."``: THE echo of user values.
+
+    Examples
+    --------
+    >>> shorten("x" * 100, limit=10)
+    "'xxxxxx..."
+    >>> shorten([1, 2])
+    '[1, 2]'
+    """
+    text = _BOUNDED.repr(value)
+    return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
+def _bounded_repr():
+    """A reprlib.Repr bounded in time for huge or deeply shared containers (alias bombs)."""
+    bounded = reprlib.Repr()
+    bounded.maxlevel = 4
+    for attr in ("maxtuple", "maxlist", "maxarray", "maxdict", "maxset", "maxfrozenset",
+                 "maxdeque"):
+        setattr(bounded, attr, 20)
+    bounded.maxstring = bounded.maxlong = bounded.maxother = MAX_ECHO + 10
+    return bounded
+
+
+_BOUNDED = _bounded_repr()
 
 
 class TunerError(Exception):
@@ -65,7 +98,7 @@ class ConfigError(TunerError, ValueError):
         where = ": ".join(str(part) for part in (self.source, self.key) if part)
         details = []
         if self.value is not self._UNSET:
-            details.append(f"got {self.value!r}")
+            details.append(f"got {shorten(self.value)}")
         if self.allowed:
             details.append(f"allowed: {self.allowed}")
         text = f"{where}: {self.message}" if where else self.message

@@ -40,7 +40,7 @@ def test_spaces_param_distributions_from_scipy():
 @pytest.mark.parametrize(("text", "rule"), [
     ("- a\n- b\n", "must hold mappings"),
     ("just text\n", "must be a YAML mapping"),
-    ("parameters: {a: [1, 2]\n", "malformed YAML at line 2"),
+    ("parameters: {a: [1, 2]\n", "line 2, column 1: malformed YAML"),
     ("parameter: {a: {type: fixed, value: 1}}\n", "unknown top-level key 'parameter'"),
 ])
 def test_spaces_invalid_file_raises_with_file(tmp_path, text, rule):

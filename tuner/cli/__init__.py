@@ -28,7 +28,7 @@ EXIT_USAGE = 2
 #: interrupted by Ctrl-C (128 + SIGINT, as shells report it)
 EXIT_INTERRUPTED = 130
 
-_EXPERIMENT = click.argument("experiment", type=click.Path(dir_okay=False))
+_EXPERIMENT = click.argument("experiment", type=click.Path())
 _SET = click.option("--set", "overrides", multiple=True, metavar="KEY.SUB=VALUE",
                     help="Override a key of the experiment file (value parsed as YAML).")
 _N_TRIALS = click.option("--n-trials", type=click.IntRange(min=1),
@@ -153,7 +153,7 @@ def worker(*, experiment, storage, overrides, n_trials, n_jobs, tracking_uri, no
 
 
 @cli.command()
-@click.argument("path", type=click.Path(dir_okay=False))
+@click.argument("path", type=click.Path())
 @_SET
 def validate(*, path, overrides):
     """Validate an experiment file (loading its data) or a search space file.

@@ -138,7 +138,8 @@ def _grid_size(space):
 
 
 def validate_command(path, *, overrides=()):
-    """``tuner validate``: an experiment (and its data) or a search space file."""
+    """``tuner validate``: an experiment (every check of ``run`` before its first trial,
+    data included, writing nothing) or a search space file."""
     out = console()
     if not overrides and _is_space_file(path):
         from tuner.spaces import SearchSpace
@@ -147,8 +148,9 @@ def validate_command(path, *, overrides=()):
         out.print(f"OK: search space {path}: {len(space.names)} tunable parameters "
                   f"({', '.join(space.names)}), grid of {_grid_size(space)} points")
         return EXIT_OK
-    experiment = load_experiment(path, overrides=overrides)
-    data = experiment.load_data()
+    experiment, _, data = _checked(path, overrides=overrides, storage=None, n_trials=None,
+                                   n_jobs=None, tracking=True, tracking_uri=None,
+                                   require_study=False)
     out.print(f"OK: experiment {experiment.name} ({path}): {data.describe()}; "
               f"{experiment.driver.type} over {len(experiment.space.names)} parameters")
     return EXIT_OK

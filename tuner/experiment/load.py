@@ -20,6 +20,8 @@ import yaml
 from tuner.errors import ConfigError, ExperimentError, SearchSpaceError, did_you_mean
 from tuner.experiment.preflight import check_semantics, check_task
 from tuner.experiment.schema import validate_experiment
+from tuner.spaces.files import load_bounded
+from tuner.spaces.files import read_yaml as read_bounded
 
 STORAGE_DIR = ".tuner"
 _SHORTHANDS = {"dataset": "name", "search_space": "file", "driver": "type",
@@ -29,21 +31,8 @@ _SHORTHANDS = {"dataset": "name", "search_space": "file", "driver": "type",
 # ---------------------------------------------------------------- YAML and overrides
 
 def read_yaml(path, *, what="experiment"):
-    """Parse a YAML file; malformed YAML becomes one line naming the file and line."""
-    path = Path(path)
-    if not path.is_file():
-        raise ExperimentError(f"{what} file not found", source=str(path),
-                              allowed="an existing .yaml file")
-    try:
-        return yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else None
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise ExperimentError(f"malformed YAML: {problem}", source=str(path), key=where,
-                              allowed="valid YAML (check indentation, colons and quotes)") from None
-    except UnicodeDecodeError:
-        raise ExperimentError("not a UTF-8 text file", source=str(path)) from None
+    """Parse an experiment file with THE bounded YAML reader (tuner.spaces.files.read_yaml)."""
+    return read_bounded(path, error=ExperimentError, what=what)
 
 
 def parse_override(text):
@@ -62,7 +51,8 @@ def parse_override(text):
         raise ExperimentError("an override must look like key.sub=value", source="--set",
                               value=text, allowed="e.g. driver.n_trials=20 or cv=3")
     try:
-        return keys, yaml.safe_load(raw) if raw.strip() else None
+        value = load_bounded(raw, error=ExperimentError, source="--set") if raw.strip() else None
+        return keys, value
     except yaml.YAMLError:
         raise ExperimentError("the value is not valid YAML", source="--set", key=key,
                               value=raw, allowed="a YAML scalar, list or mapping") from None

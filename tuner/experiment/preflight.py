@@ -5,8 +5,11 @@ exit 2 before the plan or a progress bar is printed, and before a study, a
 journal file or an MLflow store is created. :func:`check_semantics` (at load:
 names and values of the estimator, the space, scoring, report columns, the
 sampler) and :func:`check_task` (at data load: classifier or regressor) check
-the file against the estimator; :func:`check_run` and :func:`check_worker`
-check ``n_jobs``, ``cv``, the storage and the MLflow tracking URL before a run.
+the file against the estimator; :func:`check_run` checks ``n_jobs``, the
+storage, the data (:func:`check_data`: features, classes, the held-out split,
+``cv``, the scorer against the task) and the MLflow tracking URL before a run
+(``tuner validate`` runs the same checks), :func:`check_worker` the processes,
+the storage and the stored study before a worker.
 The library calls them too (``load_experiment``, ``run_experiment``,
 ``run_worker``), so the Python API gets the same messages.
 
@@ -30,6 +33,8 @@ from pathlib import Path
 from tuner.errors import ConfigError, ExperimentError, did_you_mean
 from tuner.experiment.build import PREPROCESS, check_n_trials, split_data
 
+#: Most worker processes ``n_jobs`` may ask for.
+MAX_N_JOBS = 1024
 #: Seconds to wait for an http(s) tracking server to answer.
 TRACKING_TIMEOUT = 5
 #: Tracking URI schemes MLflow 3 accepts (besides file stores, see check_tracking_uri).
@@ -50,12 +55,63 @@ def n_workers(n_jobs, *, key="n_jobs", source=None):
     from joblib import cpu_count
 
     cores = cpu_count()
-    if isinstance(n_jobs, int) and not isinstance(n_jobs, bool) and -cores <= n_jobs != 0:
+    if (isinstance(n_jobs, int) and not isinstance(n_jobs, bool)
+            and -cores <= n_jobs <= MAX_N_JOBS and n_jobs != 0):
         return n_jobs if n_jobs > 0 else cores + 1 + n_jobs
     raise ExperimentError("must be a positive number of worker processes, or negative as in "
                           "joblib", source=source, key=key, value=n_jobs,
-                          allowed=f"1, 2, ... or -1 (all {cores} cores) down to -{cores} "
-                                  "(one process)")
+                          allowed=f"1 to {MAX_N_JOBS}, or -1 (all {cores} cores) down to "
+                                  f"-{cores} (one process)")
+
+
+def check_data(experiment, data):
+    """The data must suit the file: feature columns, two classes or more for a classifier,
+    a scorer for the task, a held-out split that leaves ``cv`` folds of every class."""
+    import numpy as np
+
+    where = experiment.where
+    if data.X.ndim != 2 or data.X.shape[1] == 0:
+        raise ExperimentError("the data has no feature columns", source=where, key="dataset",
+                              allowed="a table with at least one feature column")
+    if experiment.is_classifier and len(np.unique(np.asarray(data.y))) < 2:
+        raise ExperimentError("the target has a single class: nothing to learn", source=where,
+                              key="dataset", allowed="a target with two classes or more")
+    _check_scoring_task(experiment, data)
+    check_cv(experiment, split_data(experiment, data)[2])
+
+
+#: Scorers that need a binary target (sklearn's default average='binary' or binary-only).
+BINARY_SCORERS = ("roc_auc", "average_precision", "f1", "precision", "recall", "jaccard",
+                  "neg_brier_score")
+
+
+def _check_scoring_task(experiment, data):
+    """The scorer must fit the task: no regression scorer on a classifier (and vice versa),
+    no binary-only scorer on a multiclass target."""
+    import numpy as np
+    from sklearn.metrics import get_scorer
+
+    name = experiment.config.scoring
+    if name is None:
+        return
+    module = getattr(getattr(get_scorer(name), "_score_func", None), "__module__", "")
+    regression = module.endswith("_regression")
+    classification = module.endswith(("_classification", "_ranking"))
+    task = "classifier" if experiment.is_classifier else "regressor"
+    if (regression and experiment.is_classifier) or (classification and not
+                                                       experiment.is_classifier):
+        raise ExperimentError(f"a {'regression' if regression else 'classification'} scorer "
+                              f"for a {task}", source=experiment.where, key="scoring",
+                              value=name, allowed="accuracy, balanced_accuracy, f1_macro, "
+                              "neg_log_loss, ..." if experiment.is_classifier else
+                              "r2, neg_mean_squared_error, neg_mean_absolute_error, ...")
+    n_classes = len(np.unique(np.asarray(data.y))) if experiment.is_classifier else 0
+    if name in BINARY_SCORERS and n_classes > 2:
+        raise ExperimentError(f"a binary-only scorer for a target of {n_classes} classes",
+                              source=experiment.where, key="scoring", value=name,
+                              allowed=f"{name}_ovr, {name}_macro, ... or accuracy"
+                              if name not in ("average_precision", "neg_brier_score")
+                              else "accuracy, neg_log_loss, f1_macro, ...")
 
 
 def check_cv(experiment, y_train):
@@ -150,6 +206,28 @@ def worker_tracking_uri(experiment, stored_uri, tracking_uri=None, *, key="track
     return run_tracking_uri(experiment, tracking_uri, key=key)
 
 
+def check_storage_path(storage, *, source=None):
+    """A journal file or a SQLite file must be creatable: not a folder, not under a file,
+    and (SQLite, which does not create folders) in an existing folder."""
+    from tuner.search.storage import sqlite_path
+
+    text = os.fspath(storage) if isinstance(storage, str | os.PathLike) else None
+    if text is None or ("://" in text and sqlite_path(text) is None):
+        return
+    path = sqlite_path(text) if "://" in text else Path(text).expanduser()
+    if path.is_dir():
+        raise ExperimentError("the storage is a folder", source=source, key="storage",
+                              value=text, allowed="a file path, e.g. .tuner/<name>.journal")
+    parent = next((p for p in path.parents if p.exists()), None)
+    if parent is not None and not parent.is_dir():
+        raise ExperimentError(f"the storage lies under a file ({parent})", source=source,
+                              key="storage", value=text, allowed="a path in a folder")
+    if "://" in text and not path.parent.is_dir():
+        raise ExperimentError("the folder of the SQLite file does not exist", source=source,
+                              key="storage", value=text,
+                              allowed="sqlite:///<existing folder>/study.db")
+
+
 def check_run(experiment, data, *, storage, n_trials=None, n_jobs=None, tracking=True,
               tracking_uri=None, keys=("n_jobs", "tracking_uri")):
     """Everything ``run`` checks before it prints its plan or creates a study.
@@ -163,8 +241,9 @@ def check_run(experiment, data, *, storage, n_trials=None, n_jobs=None, tracking
     workers = n_workers(experiment.n_jobs if n_jobs is None else n_jobs,
                         key=keys[0] if n_jobs is not None else "n_jobs",
                         source=None if n_jobs is not None else experiment.where)
+    check_storage_path(storage, source=experiment.where)
     check_storage(storage, n_workers=workers, source=experiment.where)
-    check_cv(experiment, split_data(experiment, data)[2])
+    check_data(experiment, data)
     if tracking and experiment.config.tracking.enabled:
         uri, key, source = run_tracking_uri(experiment, tracking_uri, key=keys[1])
         check_tracking_uri(uri, key=key, source=source)
@@ -219,6 +298,22 @@ def _invalid_param(exc, source, prefix, values):
                            source=source, key=f"{prefix}.{name}", value=values.get(name))
 
 
+def _check_layers(params, source, prefix):
+    """``hidden_layer_sizes`` entries must be integers >= 1 (fit would refuse each trial)."""
+    from numbers import Integral
+
+    import numpy as np
+
+    if "hidden_layer_sizes" not in params:
+        return
+    sizes = params["hidden_layer_sizes"]
+    layers = np.atleast_1d(np.asarray(sizes, dtype=object)).tolist()
+    if not all(isinstance(h, Integral) and not isinstance(h, bool) and h >= 1 for h in layers):
+        raise ExperimentError("every layer needs at least one unit", source=source,
+                              key=f"{prefix}.hidden_layer_sizes", value=sizes,
+                              allowed="integers >= 1, e.g. [64, 32]")
+
+
 def _check_estimator_params(experiment):
     """Fixed estimator parameters must exist and be valid (sklearn's parameter constraints)."""
     from sklearn.utils._param_validation import InvalidParameterError
@@ -234,12 +329,21 @@ def _check_estimator_params(experiment):
         cls(**fixed)._validate_params()
     except InvalidParameterError as exc:
         raise _invalid_param(exc, experiment.where, "estimator.params", params) from None
+    _check_layers(fixed, experiment.where, "estimator.params")
     return cls(**fixed)
+
+
+def _range_ends(space, base):
+    """Points with one range parameter at its low or its high end, the others as in `base`."""
+    for name, spec in space.to_dict().get("parameters", {}).items():
+        if name in base and "low" in spec and "high" in spec and spec.get("base") is None:
+            yield from ({**base, name: spec[end]} for end in ("low", "high"))
 
 
 def _check_space_values(experiment, estimator):
     """Values the space can propose must pass the estimator's parameter constraints
-    (checked on the grid when it is small, else on 20 random points)."""
+    (checked on the grid when it is small, else on 20 random points; for the random and
+    Optuna drivers also at both ends of every range)."""
     import numpy as np
     from sklearn.base import clone
     from sklearn.utils._param_validation import InvalidParameterError
@@ -254,6 +358,8 @@ def _check_space_values(experiment, estimator):
             points = [space.sample(rng) for _ in range(20)]
         except SearchSpaceError:
             return
+    if experiment.driver.type != "grid" and points:  # samplers reach the ranges' ends
+        points += list(_range_ends(space, points[0]))
     for raw in points:
         params = {name: value for name, value in space.resolve(raw, n_samples=1000).items()
                   if "__" not in name}  # other steps' parameters: see _step_parameters
@@ -262,6 +368,22 @@ def _check_space_values(experiment, estimator):
         except InvalidParameterError as exc:
             raise _invalid_param(exc, experiment.where, "search_space.parameters",
                                  params) from None
+        _check_layers(params, experiment.where, "search_space.parameters")
+
+
+def _check_grid(experiment):
+    """The grid driver needs a grid within the documented limit (SearchSpace.grid)."""
+    from tuner.errors import SearchSpaceError
+
+    if experiment.driver.type != "grid":
+        return
+    try:
+        experiment.space.grid()
+    except SearchSpaceError as err:
+        key = f"search_space.parameters.{err.key}" if err.key else "search_space"
+        value = {} if err.value is ConfigError._UNSET else {"value": err.value}
+        raise ExperimentError(err.message, source=experiment.where, key=key,
+                              allowed=err.allowed, **value) from None
 
 
 def _step_parameters(experiment):
@@ -285,6 +407,7 @@ def check_semantics(experiment):
         if name not in valid:
             raise _unknown(name, valid, source=where, key=f"search_space.parameters.{name}",
                            value=name)
+    _check_grid(experiment)
     _check_space_values(experiment, estimator)
     scoring = experiment.config.scoring
     if scoring is not None:

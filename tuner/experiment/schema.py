@@ -47,6 +47,7 @@ Examples
 ('iris', 'optuna', True)
 """
 
+import math
 import re
 import typing
 from typing import Any, Literal
@@ -95,6 +96,14 @@ class DatasetConfig(_Section):
             key = "path" if data.lower().endswith(FILE_SUFFIXES) else "name"
             return {key: data}
         return data
+
+    @model_validator(mode="after")
+    def _features_exclude_target(self):
+        """The target column cannot also be a feature."""
+        if self.target is not None and self.target in (self.features or ()):
+            raise _fail("the target column is also listed as a feature",
+                        "features without the target", key="features", value=self.target)
+        return self
 
     @model_validator(mode="after")
     def _check(self):
@@ -152,7 +161,7 @@ class DriverConfig(_Section):
     sampler: Literal["tpe", "gp", "cmaes", "qmc", "random"] = "tpe"
     pruner: Literal["none", "median", "halving", "hyperband"] = "none"
     n_trials: int | None = Field(None, ge=1)
-    timeout: float | None = Field(None, gt=0)
+    timeout: float | None = Field(None, gt=0, allow_inf_nan=False)
     budget: dict[Literal["epochs", "updates", "seconds"], float] | None = None
     study_budget: dict[Literal["epochs", "updates", "seconds"], float] | None = None
     resource: Literal["epochs", "updates", "samples"] = "epochs"
@@ -192,7 +201,7 @@ class DriverConfig(_Section):
             if budget is None:
                 continue
             kind, value = next(iter(budget.items()), ("", 0))
-            if len(budget) != 1 or not value > 0:
+            if len(budget) != 1 or not 0 < value < math.inf:
                 one = len(budget) == 1
                 raise _fail(f"give one positive budget {what}", "{epochs: N}, "
                             "{updates: N} or {seconds: S}", key=f"{key}.{kind}" if one else key,
@@ -244,7 +253,7 @@ class ExperimentConfig(_Section):
     driver: DriverConfig = Field(default_factory=DriverConfig)
     cv: int = Field(5, ge=2)
     scoring: str | None = None
-    seed: int | None = 0
+    seed: int | None = Field(0, ge=0, le=2**32 - 1)
     n_jobs: int = 1  # checked with the CLI's --n-jobs (joblib's convention, not 0)
     storage: str | None = None
     tracking: TrackingConfig = Field(default_factory=TrackingConfig)
@@ -341,7 +350,8 @@ def validation_error_to_experiment_error(exc, source):
 dataset, test_size, preprocess, target_transform, estimator, search_space, driver, cv, \
 scoring, seed, n_jobs, storage, tracking, report)
     """
-    error = exc.errors(include_url=False)[0]
+    errors = exc.errors(include_url=False)
+    error = errors[0]
     ctx = error.get("ctx") or {}
     loc = tuple(part for part in error["loc"] if not (isinstance(part, str) and _TAG.match(part)))
     loc += (ctx["key"],) if "key" in ctx else ()
@@ -350,7 +360,21 @@ scoring, seed, n_jobs, storage, tracking, report)
     value = ctx.get("value", error.get("input"))
     if error["type"] != "missing" and not isinstance(value, dict):
         kwargs["value"] = value
-    return ExperimentError(_message(error, loc), **kwargs)
+    message = _message(error, loc)
+    if error["type"] == "missing":
+        message += _misspelt_as(errors, error["loc"])
+    return ExperimentError(message, **kwargs)
+
+
+def _misspelt_as(errors, loc):
+    """``; found 'naem' (did you mean 'name'?)`` when an unknown key beside a missing one is
+    close to it."""
+    for other in errors:
+        if other["type"] == "extra_forbidden" and other["loc"][:-1] == loc[:-1]:
+            hint = did_you_mean(other["loc"][-1], [loc[-1]])
+            if hint:
+                return f"; found {other['loc'][-1]!r}{hint}"
+    return ""
 
 
 def validate_experiment(data, source=None):

@@ -10,12 +10,13 @@ loop), :mod:`~tuner.search.workers` (processes), :mod:`~tuner.search.results`
 from __future__ import annotations
 
 import inspect
+import math
 import time
 import uuid
 from contextlib import contextmanager
 from copy import deepcopy
 from functools import partial
-from numbers import Integral
+from numbers import Integral, Real
 
 import numpy as np
 import optuna
@@ -85,6 +86,29 @@ def init_signature(init):
            if p.kind is inspect.Parameter.KEYWORD_ONLY]
     return inspect.signature(BaseSearch.__init__).replace(
         parameters=[*inspect.signature(BaseSearch.__init__).parameters.values(), *own])
+
+
+
+def check_search_params(search):
+    """``error_score`` must be 'raise' or a number, ``timeout`` None or seconds > 0.
+
+    Examples
+    --------
+    >>> from types import SimpleNamespace
+    >>> check_search_params(SimpleNamespace(error_score="x", timeout=None))
+    Traceback (most recent call last):
+    ...
+    tuner.errors.ConfigError: error_score: must be 'raise' or a number (got 'x'; ...)
+    """
+    error_score, timeout = search.error_score, getattr(search, "timeout", None)
+    number = isinstance(error_score, Real) and not isinstance(error_score, bool)
+    if not (number or (isinstance(error_score, str) and error_score == "raise")):
+        raise ConfigError("must be 'raise' or a number", key="error_score", value=error_score,
+                          allowed="'raise', or a number such as nan or 0")
+    if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, Real)
+                                or not 0 < timeout < math.inf):
+        raise ConfigError("must be a positive number of seconds", key="timeout",
+                          value=timeout, allowed="None, or a finite number > 0")
 
 
 class BaseSearch(MetaEstimatorMixin, BaseEstimator):
@@ -186,6 +210,7 @@ class BaseSearch(MetaEstimatorMixin, BaseEstimator):
 
     def _task(self, space, X, y, groups, *, seed=None):
         """Everything the trials need: data, CV splits, scorers, budget, callbacks."""
+        check_search_params(self)
         scorers, self.multimetric_ = self._scorers()
         objective = self.refit if self.multimetric_ and isinstance(self.refit, str) \
             else next(iter(scorers))

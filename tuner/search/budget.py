@@ -39,9 +39,9 @@ def check_budget(budget, key="budget"):
         raise ConfigError(f"{key} must be one kind with one value", key=key, value=budget,
                           allowed="None or {epochs: N} | {updates: N} | {seconds: S}")
     kind, value = next(iter(budget.items()))
-    if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
-        raise ConfigError(f"{key} must be positive", key=f"{key}.{kind}", value=value,
-                          allowed="a number > 0")
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value < math.inf:
+        raise ConfigError(f"{key} must be positive and finite", key=f"{key}.{kind}",
+                          value=value, allowed="a finite number > 0")
     return kind, value
 
 

@@ -12,7 +12,7 @@ Examples
 
 import math
 
-from tuner.spaces.params import Param, is_number, randint, to_python
+from tuner.spaces.params import MAX_VALUES, Param, is_number, randint, to_python
 
 
 def encode_choice(value):
@@ -62,11 +62,15 @@ class CategoricalParam(Param):
         if not isinstance(choices, list) or not choices:
             raise self.error("choices must be a non-empty list", field="choices",
                              value=choices)
-        self.choices, self._decoded = [], {}
+        if len(choices) > MAX_VALUES:
+            raise self.error("too many choices", field="choices", value=len(choices),
+                             allowed=f"at most {MAX_VALUES}")
+        self.choices, self._decoded, seen = [], {}, set()
         for choice in choices:
             raw, decoded = self._encode(choice, "choices")
-            if any(raw == seen for seen in self.choices):  # note True == 1 in Optuna too
+            if raw in seen:  # note True == 1 (equal hashes) in Optuna too
                 raise self.error("duplicate choice", field="choices", value=choice)
+            seen.add(raw)
             self.choices.append(raw)
             self._decoded[(type(raw), raw)] = decoded
         self.spec["choices"] = [_yaml_able(self._decoded[(type(c), c)]) for c in self.choices]

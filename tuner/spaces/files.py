@@ -24,6 +24,8 @@ from tuner.spaces.params import to_python
 #: The folder of the shipped spaces (``tuner/search_spaces/``, package data).
 SHIPPED_DIR = Path(__file__).resolve().parents[1] / "search_spaces"
 TOP_KEYS = ("description", "parameters", "union")
+#: Bounds of :func:`read_yaml`: file size, nesting depth, values after alias expansion.
+MAX_FILE_BYTES, MAX_DEPTH, MAX_NODES = 1_000_000, 50, 100_000
 # scipy.stats family name -> (our kind, log scale)
 _DISTRIBUTIONS = {
     "loguniform": ("float", True),
@@ -115,25 +117,126 @@ def find_space_file(ref, *, experiment_path=None):
 
 
 def read_space_file(name):
-    """Load a YAML file with yaml.safe_load; return (data, source)."""
-    import yaml
-
+    """Read the space file `name` names with :func:`read_yaml`; return (data, source)."""
     path = find_space_file(name)
     source = str(path)
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise SearchSpaceError(f"cannot read the file: {exc.strerror}", source=source) from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise SearchSpaceError(f"malformed YAML{where}: {problem}", source=source) from None
+    data = read_yaml(path, error=SearchSpaceError, what="search space")
     if not isinstance(data, dict | list):
         raise SearchSpaceError("a search space file must be a YAML mapping", source=source,
                                value=type(data).__name__,
                                allowed="a mapping with 'description' and 'parameters'")
     return data, source
+
+
+def read_yaml(path, *, error=SearchSpaceError, what="search space"):
+    """THE YAML reader of user files (experiments and spaces), bounded against hostile input.
+
+    ``yaml.safe_load`` semantics, but a file over :data:`MAX_FILE_BYTES`, nested
+    deeper than :data:`MAX_DEPTH`, or holding more than :data:`MAX_NODES` values
+    once its aliases are expanded (a "billion laughs" file) is refused, as is
+    malformed YAML: each is one line (an `error`) naming the file.
+
+    Parameters
+    ----------
+    path : str or pathlib.Path
+        The file.
+    error : type of ConfigError
+        The error raised (ExperimentError for experiments).
+    what : str
+        What the file is, for "... file not found".
+
+    Examples
+    --------
+    >>> sorted(read_yaml(find_space_file("mlp_default")))
+    ['description', 'parameters']
+    """
+    import yaml
+
+    path, source = Path(path), str(path)
+    if path.is_dir():
+        raise error("is a folder, not a file", source=source, allowed="a .yaml file")
+    if not path.is_file():
+        raise error(f"{what} file not found", source=source, allowed="an existing .yaml file")
+    try:
+        if path.stat().st_size > MAX_FILE_BYTES:
+            raise error("file too large", source=source, value=path.stat().st_size,
+                        allowed=f"at most {MAX_FILE_BYTES} bytes")
+        return load_bounded(path.read_text(encoding="utf-8"), error=error, source=source)
+    except OSError as exc:
+        raise error(f"cannot read the file: {exc.strerror}", source=source) from None
+    except UnicodeDecodeError:
+        raise error("not a UTF-8 text file", source=source) from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else None
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise error(f"malformed YAML: {problem}", source=source, key=where,
+                    allowed="valid YAML (check indentation, colons and quotes)") from None
+
+
+def load_bounded(text, *, error=SearchSpaceError, source=None):
+    """``yaml.safe_load(text)`` within :data:`MAX_DEPTH` and :data:`MAX_NODES` (aliases
+    expanded), else an `error` naming `source`; malformed YAML raises ``yaml.YAMLError``.
+
+    Examples
+    --------
+    >>> load_bounded("a: [1, 2]")
+    {'a': [1, 2]}
+    """
+    import yaml
+
+    loader = yaml.SafeLoader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        _check_tree(node, error, source)
+        return loader.construct_document(node)
+    except RecursionError:
+        raise error("nested too deeply", source=source,
+                    allowed=f"at most {MAX_DEPTH} levels") from None
+    finally:
+        loader.dispose()
+
+
+def _check_tree(root, error, source):
+    """Refuse a composed YAML tree deeper than MAX_DEPTH, with a recursive alias, or larger
+    than MAX_NODES once its aliases are expanded (sizes memoised per node: linear in the
+    file, not in its expansion)."""
+    sizes, open_, stack = {}, set(), [(root, 1, False)]
+    while stack:
+        node, depth, done = stack.pop()
+        if done:
+            open_.discard(id(node))
+            sizes[id(node)] = 1 + sum(sizes[id(child)] for child in _children(node))
+            if sizes[id(node)] > MAX_NODES:
+                raise error("too many values (YAML aliases *name counted expanded)",
+                            source=source, allowed=f"at most {MAX_NODES} values")
+            continue
+        mark = node.start_mark
+        where = f"line {mark.line + 1}, column {mark.column + 1}"
+        if depth > MAX_DEPTH:
+            raise error("nested too deeply", source=source, key=where,
+                        allowed=f"at most {MAX_DEPTH} levels")
+        if id(node) in open_:
+            raise error("a YAML alias refers to a value that contains it", source=source,
+                        key=where, allowed="aliases of finished values only")
+        if id(node) in sizes:
+            continue
+        open_.add(id(node))
+        stack.append((node, depth, True))
+        stack.extend((child, depth + 1, False) for child in _children(node))
+
+
+def _children(node):
+    """The child nodes of a composed YAML node (keys and values of a mapping)."""
+    import yaml
+
+    if isinstance(node, yaml.SequenceNode):
+        return node.value
+    if isinstance(node, yaml.MappingNode):
+        return [part for pair in node.value for part in pair]
+    return []
 
 
 def parse_object(obj, source):

@@ -15,14 +15,16 @@ Examples
 
 import contextlib
 import math
+import numbers
 
 import numpy as np
 
 from tuner.errors import did_you_mean
 from tuner.nn.training import resolve_batch_size
-from tuner.spaces.params import Param, is_number, randint
+from tuner.spaces.params import MAX_VALUES, Param, is_number, randint
 
 DEFAULT_N_POINTS = 3
+INT64_MAX = 2**63 - 1
 RULES = ("linear", "sqrt")
 DEFAULT_REFERENCE = 256
 _LATTICE_TOL = 1e-8  # the tolerance Optuna's FloatDistribution uses for `step`
@@ -62,9 +64,10 @@ class RangeParam(Param):
     def _n_points(self):
         """Number of grid points when no explicit grid is given."""
         n_points = self.spec.get("n_points", DEFAULT_N_POINTS)
-        if isinstance(n_points, bool) or not isinstance(n_points, int) or n_points < 1:
-            raise self.error("n_points must be an integer >= 1", field="n_points",
-                             value=n_points)
+        if (isinstance(n_points, bool) or not isinstance(n_points, int)
+                or not 1 <= n_points <= MAX_VALUES):
+            raise self.error(f"n_points must be an integer from 1 to {MAX_VALUES}",
+                             field="n_points", value=n_points)
         return n_points
 
     def _check_range(self):
@@ -81,6 +84,9 @@ class RangeParam(Param):
                              value=self.step)
         if self.step <= 0:
             raise self.error("step must be positive", field="step", value=self.step)
+        if self.step > self.high - self.low > 0:
+            raise self.error("step larger than the range", field="step", value=self.step,
+                             allowed=f"at most high - low ({self.high - self.low})")
         if not self._on_lattice(self.high):
             raise self.error("high must equal low + k * step", field="high", value=self.high,
                              allowed=f"low={self.low}, step={self.step}")
@@ -107,8 +113,8 @@ class RangeParam(Param):
             if not self.contains(value):
                 raise self.error("grid value outside the range", field="grid", value=value,
                                  allowed=self._range_text())
-            if value not in values:
-                values.append(value)
+            values.append(value)
+        values = list(dict.fromkeys(values))  # de-duplicated, in order, linear
         self.spec["grid"] = values
         return values
 
@@ -131,12 +137,7 @@ class RangeParam(Param):
             return [self._snap(mid)]
         space = np.geomspace if self.log else np.linspace
         raw = space(self.low, self.high, self.n_points)
-        values = []
-        for value in raw:
-            value = self._snap(float(value))
-            if value not in values:
-                values.append(value)
-        return values
+        return list(dict.fromkeys(self._snap(float(value)) for value in raw))
 
     def upper_bound(self):
         """Largest value the parameter can take."""
@@ -271,9 +272,14 @@ class IntParam(RangeParam):
 
     def _coerce(self, value, field):
         """Accept integers (and integral floats such as 1e3 from YAML)."""
-        if is_number(value) and float(value).is_integer():
-            return int(value)
-        raise self.error(f"{field} must be an integer", field=field, value=value)
+        integral = is_number(value) and (isinstance(value, numbers.Integral) or (
+            math.isfinite(value) and float(value).is_integer()))
+        if not integral:
+            raise self.error(f"{field} must be an integer", field=field, value=value)
+        if abs(int(value)) > INT64_MAX:
+            raise self.error(f"{field} must fit a 64-bit integer", field=field, value=value,
+                             allowed=f"-{INT64_MAX} to {INT64_MAX}")
+        return int(value)
 
     def _parse_base(self):
         """Validate ``base`` and list the powers of it inside [low, high]."""

@@ -18,6 +18,9 @@ import numpy as np
 
 from tuner.errors import SearchSpaceError, did_you_mean
 
+#: Most values one parameter may list or spread (choices, grid, n_points): the grid limit.
+MAX_VALUES = 10_000
+
 
 def to_python(value):
     """Turn numpy scalars and arrays into plain Python values."""
@@ -97,6 +100,9 @@ class Param:
         grid = self.spec.get("grid")
         if grid is not None and (not isinstance(grid, list) or not grid):
             raise self.error("grid must be a non-empty list", field="grid", value=grid)
+        if grid is not None and len(grid) > MAX_VALUES:
+            raise self.error("too many grid values", field="grid", value=len(grid),
+                             allowed=f"at most {MAX_VALUES}")
         return grid
 
     def holds(self, context):
@@ -148,6 +154,9 @@ def make_param(name, spec, source):
         raise SearchSpaceError("a parameter spec must be a mapping with 'type' (or a list "
                                "of choices)", source=source, key=name, value=spec)
     kind, known = spec.get("type"), kinds()
+    if not isinstance(kind, str | None):
+        raise SearchSpaceError("'type' must be a kind name", source=source, key=f"{name}.type",
+                               value=kind, allowed=", ".join(known))
     if kind not in known:
         if kind is None:
             raise SearchSpaceError("missing 'type'", source=source, key=f"{name}.type",

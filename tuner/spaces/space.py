@@ -9,6 +9,7 @@ the same calls, so no caller special-cases it. The format is in :mod:`tuner.spac
 """
 
 import copy
+import math
 
 import numpy as np
 
@@ -208,6 +209,7 @@ class SearchSpace:
         >>> space.grid()
         [{'solver': 'sgd', 'momentum': 0.5}, {'solver': 'sgd', 'momentum': 0.9}, {'solver': 'adam'}]
         """
+        self._check_grid_size(max_grid_size)
         points = [{}]
         for name in self._order:
             param, expanded = self._params[name], []
@@ -226,6 +228,26 @@ class SearchSpace:
             points = expanded
         names = self.names
         return [{name: point[name] for name in names if name in point} for point in points]
+
+    def _check_grid_size(self, max_grid_size):
+        """Refuse a grid whose size (the product of the parameters' value counts) exceeds
+        `max_grid_size` before any point is built (conditional grids: while building);
+        the key is the parameter that takes the product past the limit."""
+        params = [(name, self._params[name]) for name in self._order]
+        if any(param.when for _, param in params):
+            return
+        sizes = [(name, len(param.grid_values())) for name, param in params if param.tunable]
+        total = math.prod(size for _, size in sizes)
+        if total <= max_grid_size:
+            return
+        running = 1
+        for name, size in sizes:
+            running *= size
+            if running > max_grid_size:
+                raise SearchSpaceError(
+                    f"grid has more than {max_grid_size} points", source=self.source, key=name,
+                    value=total, allowed="give shorter 'grid' lists, smaller n_points or a "
+                    "larger max_grid_size")
 
     def resolve(self, raw, *, n_samples=None):
         """Estimator parameters of a raw point: decode tuples, apply derived rules, add fixed.
