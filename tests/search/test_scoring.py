@@ -97,10 +97,10 @@ def test_search_scores_from_one_forward_pass_equal_the_scorer_path(Estimator, na
     from sklearn.datasets import load_digits
 
     from tuner import GridSearch
-    from tuner.search import evaluate
+    from tuner.search import folds
 
     calls = []
-    monkeypatch.setattr(evaluate, "metrics_from_output",
+    monkeypatch.setattr(folds, "metrics_from_output",
                         lambda *args, **kwargs: calls.append(1) or metrics_from_output(*args,
                                                                                        **kwargs))
 

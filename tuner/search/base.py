@@ -32,7 +32,8 @@ from sklearn.utils.multiclass import unique_labels
 from tuner.errors import ConfigError
 from tuner.search.budget import RESOURCES, check_budget, max_resource, resolve_pruner
 from tuner.search.callbacks import CallbackList, TrialPrinter
-from tuner.search.evaluate import check_incremental, refit_incremental
+from tuner.search.evaluate import refit_incremental
+from tuner.search.folds import check_incremental
 from tuner.search.loop import join_study, wait_for_others
 from tuner.search.results import build_cv_results
 from tuner.search.seeds import worker_seeds

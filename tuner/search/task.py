@@ -52,7 +52,7 @@ class TrialTask:
         the fold resolves to these rows, and a derived learning rate follows it.
     incremental : "auto" or bool
         Which estimators train one ``partial_fit`` epoch at a time
-        (:func:`tuner.search.evaluate.trains_by_epoch`).
+        (:func:`tuner.search.folds.trains_by_epoch`).
     """
 
     estimator: object
