@@ -14,7 +14,6 @@ import math
 import time
 import uuid
 from contextlib import contextmanager
-from copy import deepcopy
 from functools import partial
 from numbers import Integral, Real
 
@@ -22,16 +21,15 @@ import numpy as np
 import optuna
 from joblib import effective_n_jobs
 from sklearn.base import BaseEstimator, MetaEstimatorMixin, clone, is_classifier
-from sklearn.exceptions import NotFittedError
 from sklearn.metrics import check_scoring
 from sklearn.model_selection import check_cv
-from sklearn.utils import get_tags, indexable
-from sklearn.utils.metaestimators import available_if
+from sklearn.utils import indexable
 from sklearn.utils.multiclass import unique_labels
 
 from tuner.errors import ConfigError
 from tuner.search.budget import RESOURCES, check_budget, max_resource, resolve_pruner
 from tuner.search.callbacks import CallbackList, TrialPrinter
+from tuner.search.delegation import BestEstimatorDelegation
 from tuner.search.evaluate import refit_incremental
 from tuner.search.folds import check_incremental
 from tuner.search.loop import join_study, wait_for_others
@@ -62,19 +60,6 @@ def _optuna_verbosity(verbose):
         optuna.logging.set_verbosity(previous)
 
 
-def _estimator_has(attr):
-    """``available_if`` check: delegate ``attr`` to the refitted (or template) estimator."""
-
-    def check(self):
-        if not self.refit:
-            raise AttributeError(f"{attr} needs refit=True; refit best_params_ yourself")
-        getattr(self.best_estimator_ if hasattr(self, "best_estimator_") else self.estimator,
-                attr)
-        return True
-
-    return check
-
-
 def init_signature(init):
     """The signature of a driver's ``__init__(self, estimator, space, *, <own>, **options)``
     with ``**options`` spelled out as :class:`BaseSearch`'s parameters.
@@ -96,7 +81,7 @@ def check_search_params(search):
     Examples
     --------
     >>> from types import SimpleNamespace
-    >>> check_search_params(SimpleNamespace(error_score="x", timeout=None))
+    >>> check_search_params(SimpleNamespace(error_score="x", timeout=None))  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
     tuner.errors.ConfigError: error_score: must be 'raise' or a number (got 'x'; ...)
@@ -112,7 +97,7 @@ def check_search_params(search):
                           value=timeout, allowed="None, or a finite number > 0")
 
 
-class BaseSearch(MetaEstimatorMixin, BaseEstimator):
+class BaseSearch(BestEstimatorDelegation, MetaEstimatorMixin, BaseEstimator):
     """Shared constructor and machinery of the drivers; not used directly.
 
     ``fit`` creates (or, with ``storage`` + ``study_name``, loads) one Optuna
@@ -360,67 +345,3 @@ class BaseSearch(MetaEstimatorMixin, BaseEstimator):
         self.refit_time_ = time.perf_counter() - start
         # a few real rows for model signatures and input examples (MLflow's model logging)
         self.input_example_ = rows(task.X, np.arange(min(5, n_samples(task.X))))
-
-    # ---- delegation to the best estimator ---------------------------------
-    def __sklearn_tags__(self):
-        """Take the estimator type (classifier/regressor) and input tags of the estimator."""
-        tags = super().__sklearn_tags__()
-        sub = get_tags(self.estimator)
-        tags.estimator_type = sub.estimator_type
-        tags.classifier_tags = deepcopy(sub.classifier_tags)
-        tags.regressor_tags = deepcopy(sub.regressor_tags)
-        tags.input_tags.pairwise, tags.input_tags.sparse = sub.input_tags.pairwise, \
-            sub.input_tags.sparse
-        return tags
-
-    def _best(self, name):
-        """The refitted best estimator, or NotFittedError."""
-        if not hasattr(self, "best_estimator_"):
-            raise NotFittedError(f"{type(self).__name__} is not fitted; call fit before {name}")
-        return self.best_estimator_
-
-    @available_if(_estimator_has("predict"))
-    def predict(self, X):
-        """Predict with the best estimator."""
-        return self._best("predict").predict(X)
-
-    @available_if(_estimator_has("predict_proba"))
-    def predict_proba(self, X):
-        """Class probabilities from the best estimator."""
-        return self._best("predict_proba").predict_proba(X)
-
-    @available_if(_estimator_has("predict_log_proba"))
-    def predict_log_proba(self, X):
-        """Log class probabilities from the best estimator."""
-        return self._best("predict_log_proba").predict_log_proba(X)
-
-    @available_if(_estimator_has("decision_function"))
-    def decision_function(self, X):
-        """Decision function of the best estimator."""
-        return self._best("decision_function").decision_function(X)
-
-    @available_if(_estimator_has("transform"))
-    def transform(self, X):
-        """Transform with the best estimator."""
-        return self._best("transform").transform(X)
-
-    @available_if(_estimator_has("inverse_transform"))
-    def inverse_transform(self, X):
-        """Inverse-transform with the best estimator."""
-        return self._best("inverse_transform").inverse_transform(X)
-
-    def score(self, X, y=None):
-        """Score of the best estimator with the search's scorer (the refit metric)."""
-        estimator = self._best("score")
-        scorer = self.scorer_[self.refit] if self.multimetric_ else self.scorer_
-        return scorer(estimator, X, y)
-
-    @property
-    def classes_(self):
-        """Class labels of the best estimator."""
-        return self._best("classes_").classes_
-
-    @property
-    def n_features_in_(self):
-        """Number of features seen by the best estimator."""
-        return self._best("n_features_in_").n_features_in_
