@@ -18,8 +18,8 @@ from pathlib import Path
 import yaml
 
 from tuner.errors import ConfigError, ExperimentError, SearchSpaceError, did_you_mean
-from tuner.experiment.preflight import check_semantics, check_task
 from tuner.experiment.schema import validate_experiment
+from tuner.experiment.semantics import check_semantics, check_task
 from tuner.spaces.files import load_bounded
 from tuner.spaces.files import read_yaml as read_bounded
 
