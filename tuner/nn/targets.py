@@ -79,11 +79,7 @@ def encode_labels(y, classes, *, binary=False, dtype=np.float64):
     Returns
     -------
     Y : ndarray of shape (n, k), or (n, 1) when ``binary``
-
-    Raises
-    ------
-    UnknownLabelError
-        If a label is not in ``classes``.
+        (UnknownLabelError as :func:`class_indices` for a label not in ``classes``)
 
     Examples
     --------

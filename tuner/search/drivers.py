@@ -206,12 +206,8 @@ def make_sampler(sampler, seed):
     return factory(seed)
 
 
-class OptunaSearch(BaseSearch):
-    __doc__ = f"""Model-based search with an Optuna sampler (TPE by default).
-
-    Parameters
-    ----------{_COMMON}
-    n_trials : int, default=DEFAULT_N_TRIALS (10)
+#: Parameters of the drivers that sample (the study budget and its scikit-learn aliases).
+_TRIALS = """    n_trials : int, default=DEFAULT_N_TRIALS (10)
         Total trials of the study (trials already in ``storage`` count).
     timeout : float, default=None
         Stop starting new trials after this many seconds.
@@ -219,7 +215,15 @@ class OptunaSearch(BaseSearch):
         scikit-learn's name for ``space`` (give one of the two).
     n_iter : int, default=None
         scikit-learn's name for ``n_trials`` (RandomizedSearchCV); when given
-        it is the budget, and ``n_trials`` must be left at its default.
+        it is the budget, and ``n_trials`` must be left at its default."""
+
+
+class OptunaSearch(BaseSearch):
+    __doc__ = f"""Model-based search with an Optuna sampler (TPE by default).
+
+    Parameters
+    ----------{_COMMON}
+{_TRIALS}
     sampler : {{"tpe", "gp", "cmaes", "qmc", "random"}} or optuna sampler, default="tpe"
         TPE is multivariate with constant liar (Optuna 5 defaults); "gp" needs
         torch and "cmaes" the cmaes package. A sampler object is used as is
@@ -268,15 +272,7 @@ class RandomSearch(OptunaSearch):
 
     Parameters
     ----------{_COMMON}
-    n_trials : int, default=DEFAULT_N_TRIALS (10)
-        Total trials of the study (trials already in ``storage`` count).
-    timeout : float, default=None
-        Stop starting new trials after this many seconds.
-    param_distributions : dict, default=None
-        scikit-learn's name for ``space`` (give one of the two).
-    n_iter : int, default=None
-        scikit-learn's name for ``n_trials`` (RandomizedSearchCV); when given
-        it is the budget, and ``n_trials`` must be left at its default.
+{_TRIALS}
 {_ATTRIBUTES}
 
     Examples
